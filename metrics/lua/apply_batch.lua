@@ -1,0 +1,71 @@
+-- Apply one batch's aggregated writes atomically, if nobody else wrote meanwhile.
+--
+-- KEYS[1]      the build marker (absent: the read model was lost; refuse)
+-- KEYS[2..n]   the stored-offset keys of the batch's partitions
+-- ARGV[1]      JSON array: the stored offsets the batch was computed from
+--              (false for none), in the order of KEYS[2..n]
+-- ARGV[2]      JSON array: the new offsets, same order
+-- ARGV[3]      JSON object: the writes (see metrics/writer.py: delta_payload)
+--
+-- Returns "OK", "NOTREADY" (no build marker) or "MOVED" (an offset changed:
+-- another consumer wrote these partitions; the caller recomputes).
+-- Scores and values travel as strings so that no precision is lost.
+
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 'NOTREADY'
+end
+local expected = cjson.decode(ARGV[1])
+for i = 2, #KEYS do
+  local current = redis.call('GET', KEYS[i])
+  local want = expected[i - 1]
+  if want == false or want == cjson.null then
+    if current then return 'MOVED' end
+  elseif current ~= want then
+    return 'MOVED'
+  end
+end
+
+local w = cjson.decode(ARGV[3])
+for key, members in pairs(w.zrem) do
+  for i = 1, #members, 5000 do
+    redis.call('ZREM', key, unpack(members, i, math.min(i + 4999, #members)))
+  end
+end
+for key, pairs_ in pairs(w.zadd) do
+  for i = 1, #pairs_, 5000 do
+    redis.call('ZADD', key, unpack(pairs_, i, math.min(i + 4999, #pairs_)))
+  end
+end
+for key, fields in pairs(w.hdel) do
+  redis.call('HDEL', key, unpack(fields))
+end
+for key, pairs_ in pairs(w.hset) do
+  for i = 1, #pairs_, 5000 do
+    redis.call('HSET', key, unpack(pairs_, i, math.min(i + 4999, #pairs_)))
+  end
+end
+for _, item in ipairs(w.hincr) do
+  redis.call('HINCRBY', item[1], item[2], item[3])
+end
+for _, item in ipairs(w.zincr) do
+  redis.call('ZINCRBY', item[1], item[3], item[2])
+end
+local states = w.states
+for i = 1, #states, 2 do
+  redis.call('SET', states[i], states[i + 1])
+end
+for key, values in pairs(w.rpush) do
+  for i = 1, #values, 5000 do
+    redis.call('RPUSH', key, unpack(values, i, math.min(i + 4999, #values)))
+  end
+end
+for _, item in ipairs(w.expireat) do
+  redis.call('EXPIREAT', item[1], item[2])
+end
+local offsets = cjson.decode(ARGV[2])
+for i = 2, #KEYS do
+  if offsets[i - 1] ~= false and offsets[i - 1] ~= cjson.null then
+    redis.call('SET', KEYS[i], offsets[i - 1])
+  end
+end
+return 'OK'

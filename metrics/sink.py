@@ -1,0 +1,261 @@
+"""The Redis read model's sink (consumer group ``complaintops-metrics``).
+
+Each batch is one optimistic compare-and-set: the partitions' stored
+offsets, the build marker and the cases' states are read in one round trip,
+the pure core runs, and one Lua script (metrics/lua/apply_batch.lua) checks
+that the offsets are still those read and the marker still there, then
+writes every effect and the new offsets atomically. The writes travel as
+one aggregated JSON argument, so the cost does not grow with the number of
+Redis commands. A redelivered record sits at or below its partition's
+stored offset and is skipped, so no effect is counted twice; a writer that
+lost its partitions in a rebalance finds the offsets moved and recomputes
+instead of overwriting.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import orjson
+import redis
+
+from consumers.sink import BatchSummary, SinkNotReady, SinkUnavailable, split_stored
+from events.batch import Decoded, RawRecord, case_ids, decode_all, run_batch
+from events.machine import Outcome
+from events.scoring import DEFAULT_RULES, RuleSource
+from metrics import keys
+from metrics.codec import decode_state
+from metrics.delta import MetricsDelta
+from metrics.writer import delta_payload
+
+log = logging.getLogger(__name__)
+
+APPLY_SCRIPT = (Path(__file__).parent / "lua" / "apply_batch.lua").read_text()
+REBUILD_ADVICE = "the Redis read model has no build marker (data lost?): run `complaintops rebuild`"
+
+
+class RedisSink:
+    name = "metrics"
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        group: str,
+        tz: ZoneInfo,
+        rules: RuleSource = DEFAULT_RULES,
+        clock: Callable[[], float] = time.time,
+        dead_letter_outbox: bool = False,
+    ) -> None:
+        self.client = client
+        self.group = group
+        self.tz = tz
+        self.rules = rules
+        self.clock = clock
+        # Keep each batch's dead letters with its effects until the broker
+        # confirmed them (see pending_dead_letters).
+        self.outbox_key = keys.DEAD_LETTER_OUTBOX.format(group) if dead_letter_outbox else None
+        self._apply_script = client.register_script(APPLY_SCRIPT)
+
+    # -- positions and readiness --------------------------------------------------
+
+    def stored_offsets(self, topic: str) -> dict[int, int]:
+        try:
+            names = list(
+                self.client.scan_iter(
+                    match=keys.OFFSET_PATTERN.format(self.group, topic), count=1000
+                )
+            )
+            if not names:
+                return {}
+            values = self.client.mget(names)
+        except redis.RedisError as exc:
+            raise SinkUnavailable(f"Redis: {exc}") from exc
+        return {
+            int(_text(name).rsplit(":", 1)[1]): int(value)
+            for name, value in zip(names, values, strict=True)
+            if value is not None
+        }
+
+    def prepare(self, group_has_committed: bool) -> None:
+        """Create the build marker on a fresh install; refuse when data was lost."""
+        try:
+            if self.client.exists(keys.META):
+                return
+            if self.client.exists(keys.REBUILDING):
+                log.warning("a rebuild is running; waiting for its build marker")
+                return
+            if group_has_committed:
+                log.error("%s", REBUILD_ADVICE)
+                return
+            self.client.hsetnx(keys.META, "built_at", str(self.clock()))
+            self.client.hsetnx(keys.META, "source", "fresh")
+        except redis.RedisError as exc:
+            raise SinkUnavailable(f"Redis: {exc}") from exc
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except redis.RedisError:
+            return False
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- the batch -------------------------------------------------------------------
+
+    def apply(self, records: Sequence[RawRecord]) -> BatchSummary:
+        if not records:
+            return BatchSummary()
+        partitions = sorted({(r.topic, r.partition) for r in records})
+        offset_keys = [keys.offset(self.group, t, p) for t, p in partitions]
+        # Form checks need no state: do them once, outside the retry loop.
+        decoded = decode_all(records)
+        try:
+            while True:
+                summary = self._attempt(decoded, partitions, offset_keys)
+                if summary is not None:
+                    return summary
+                log.info("metrics batch raced another writer; recomputing")
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise SinkUnavailable(f"Redis: {exc}") from exc
+        except redis.ResponseError as exc:
+            # e.g. LOADING while Redis replays its data, or OOM: retry later.
+            raise SinkUnavailable(f"Redis refused: {exc}") from exc
+
+    def _attempt(
+        self,
+        decoded_all: Sequence[Decoded],
+        partitions: list[tuple[str, int]],
+        offset_keys: list[str],
+    ) -> BatchSummary | None:
+        """One read round trip, the pure core, one atomic script call.
+
+        Returns None when another writer moved the offsets meanwhile.
+        """
+        self.rules.refresh()
+        ids = case_ids(decoded_all)
+        reads = self.client.pipeline(transaction=False)
+        reads.exists(keys.META)
+        reads.mget(offset_keys)
+        if ids:
+            reads.mget([keys.case(i) for i in ids])
+        built, stored_values, *state_reads = reads.execute()
+        if not built:
+            raise SinkNotReady(REBUILD_ADVICE)
+        stored: dict[str, dict[int, int]] = {}
+        for (topic, partition), value in zip(partitions, stored_values, strict=True):
+            if value is not None:
+                stored.setdefault(topic, {})[partition] = int(value)
+        fresh_records, skipped = split_stored([d[0] for d in decoded_all], stored)
+        fresh_offsets = {(r.topic, r.partition, r.offset) for r in fresh_records}
+        decoded = [
+            d for d in decoded_all if (d[0].topic, d[0].partition, d[0].offset) in fresh_offsets
+        ]
+        raw_states = state_reads[0] if ids else []
+        states = {
+            cid: decode_state(cid, raw) if raw is not None else None
+            for cid, raw in zip(ids, raw_states, strict=True)
+        }
+        batch = run_batch(decoded, states, self.tz, self.rules)
+        delta = MetricsDelta()
+        delta.add_batch(batch, self.tz, self.clock())
+        if self.outbox_key is not None:
+            delta.rpush[self.outbox_key] = [
+                _outbox_entry(r.record, r.reason or "invalid")
+                for r in batch.results
+                if r.outcome is Outcome.INVALID
+            ]
+
+        new_offsets = [
+            int(stored_values[i]) if stored_values[i] is not None else None
+            for i in range(len(partitions))
+        ]
+        for record in fresh_records:
+            i = partitions.index((record.topic, record.partition))
+            current = new_offsets[i]
+            new_offsets[i] = record.offset if current is None else max(current, record.offset)
+        expected = [_text(v) if v is not None else False for v in stored_values]
+        result = self._apply_script(
+            keys=[keys.META, *offset_keys],
+            args=[
+                orjson.dumps(expected),
+                orjson.dumps([str(o) if o is not None else False for o in new_offsets]),
+                delta_payload(delta),
+            ],
+        )
+        outcome = _text(result)
+        if outcome == "MOVED":
+            return None
+        if outcome == "NOTREADY":
+            raise SinkNotReady(REBUILD_ADVICE)
+
+        summary = BatchSummary(
+            applied=batch.count(Outcome.APPLIED),
+            duplicates=batch.count(Outcome.DUPLICATE),
+            gaps=batch.gaps,
+            skipped=skipped,
+            invalid=[
+                (r.record, r.reason or "invalid")
+                for r in batch.results
+                if r.outcome is Outcome.INVALID
+            ],
+        )
+        summary.offsets = {
+            p: o for (_, p), o in zip(partitions, new_offsets, strict=True) if o is not None
+        }
+        return summary
+
+    # -- dead-letter outbox ----------------------------------------------------------
+
+    def pending_dead_letters(self) -> list[tuple[RawRecord, str]]:
+        """Dead letters stored with their batches and not yet cleared, oldest first."""
+        if self.outbox_key is None:
+            return []
+        try:
+            raw = self.client.lrange(self.outbox_key, 0, -1)
+        except redis.RedisError as exc:
+            raise SinkUnavailable(f"Redis: {exc}") from exc
+        return [_from_outbox_entry(item) for item in raw]
+
+    def clear_dead_letters(self, count: int) -> None:
+        """Forget the ``count`` oldest dead letters (the broker confirmed them)."""
+        if self.outbox_key is None or count <= 0:
+            return
+        try:
+            self.client.ltrim(self.outbox_key, count, -1)
+        except redis.RedisError as exc:
+            raise SinkUnavailable(f"Redis: {exc}") from exc
+
+
+def _outbox_entry(record: RawRecord, reason: str) -> bytes:
+    return orjson.dumps(
+        {
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "key": base64.b64encode(record.key).decode() if record.key is not None else None,
+            "value": base64.b64encode(record.value).decode() if record.value is not None else None,
+            "reason": reason,
+        }
+    )
+
+
+def _from_outbox_entry(raw: bytes | str) -> tuple[RawRecord, str]:
+    item = orjson.loads(raw)
+    record = RawRecord(
+        item["topic"],
+        item["partition"],
+        item["offset"],
+        base64.b64decode(item["value"]) if item["value"] is not None else None,
+        base64.b64decode(item["key"]) if item["key"] is not None else None,
+    )
+    return record, item["reason"]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,68 @@
+"""Sending an aggregated MetricsDelta into a Redis pipeline."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import orjson
+
+from metrics.delta import MetricsDelta
+
+
+def write_delta(pipe: Any, delta: MetricsDelta) -> None:
+    """Queue every write of ``delta`` on ``pipe`` (removals before additions)."""
+    for key, members in delta.zrem.items():
+        if members:
+            pipe.zrem(key, *members)
+    for key, scores in delta.zadd.items():
+        if scores:
+            pipe.zadd(key, scores)
+    for key, fields in delta.hdel.items():
+        if fields:
+            pipe.hdel(key, *fields)
+    for key, mapping in delta.hset.items():
+        if mapping:
+            pipe.hset(key, mapping=mapping)
+    by_key: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for (key, field), amount in delta.hincr.items():
+        if amount:
+            by_key[key].append((field, amount))
+    for key, increments in by_key.items():
+        for field, amount in increments:
+            pipe.hincrby(key, field, amount)
+    for (key, member), points in delta.zincr.items():
+        pipe.zincrby(key, points, member)
+    if delta.states:
+        pipe.mset(delta.states)
+    for key, when in delta.expire_at.items():
+        pipe.expireat(key, when)
+
+
+def delta_payload(delta: MetricsDelta) -> bytes:
+    """The writes of ``delta`` as one JSON document for the apply script.
+
+    Scores and amounts are sent as strings: Lua would print numbers with 14
+    significant digits and lose the sub-second part of epoch seconds.
+    """
+    return orjson.dumps(
+        {
+            "zrem": {k: sorted(v) for k, v in delta.zrem.items() if v},
+            "zadd": {
+                k: [x for member, score in v.items() for x in (repr(float(score)), member)]
+                for k, v in delta.zadd.items()
+                if v
+            },
+            "hdel": {k: sorted(v) for k, v in delta.hdel.items() if v},
+            "hset": {
+                k: [x for item in v.items() for x in item] for k, v in delta.hset.items() if v
+            },
+            "hincr": [[k, f, str(n)] for (k, f), n in delta.hincr.items() if n],
+            "zincr": [[k, m, repr(float(p))] for (k, m), p in delta.zincr.items()],
+            "states": [x for k, v in delta.states.items() for x in (k, v.decode())],
+            "expireat": [[k, str(int(t))] for k, t in delta.expire_at.items()],
+            "rpush": {
+                k: [v.decode() for v in values] for k, values in delta.rpush.items() if values
+            },
+        }
+    )

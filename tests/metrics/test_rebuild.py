@@ -1,0 +1,203 @@
+"""Rebuilding the Redis read model from the SQL store, against a real Valkey
+and real SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import orjson
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from complaintops import cli
+from consumers.sink import SinkNotReady
+from events.scoring import DEFAULT_RULES
+from metrics import keys
+from metrics.delta import MetricsDelta
+from metrics.rebuild import clear_read_model, rebuild, replay_log
+from metrics.reconcile import Status, reconcile
+from metrics.sink import RedisSink
+from metrics.snapshot import Hash, read_snapshot
+from store.db import make_engine
+from store.migrate import upgrade
+from store.sink import STORE_GROUP, SqlSink
+from tests.events.factory import SHANGHAI
+from tests.metrics.test_reconcile import (
+    METRICS_GROUP,
+    NOW,
+    TOPIC,
+    feed,
+    last_offsets,
+    scripted_values,
+    stream,
+)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    upgrade(database_url, "heads")
+    engine = make_engine(database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def metrics_sink(redis_client: redis.Redis) -> RedisSink:
+    sink = RedisSink(redis_client, METRICS_GROUP, SHANGHAI, clock=lambda: NOW)
+    sink.prepare(group_has_committed=False)
+    return sink
+
+
+@pytest.fixture
+def store_sink(engine: Engine) -> SqlSink:
+    return SqlSink(engine, STORE_GROUP, SHANGHAI)
+
+
+def run_rebuild(redis_client: redis.Redis, engine: Engine, chunk: int = 5000) -> None:
+    rebuild(
+        redis_client, engine, group=METRICS_GROUP, topic=TOPIC, tz=SHANGHAI, now=NOW, chunk=chunk
+    )
+
+
+def drift(redis_client: redis.Redis, engine: Engine) -> list[str]:
+    report = reconcile(
+        redis_client, engine, group=METRICS_GROUP, topic=TOPIC, tz=SHANGHAI, now=NOW, wait_seconds=0
+    )
+    assert report.status is not Status.STORE_BEHIND
+    return [str(d) for d in report.differences]
+
+
+def test_a_flushed_read_model_is_rebuilt_exactly(
+    redis_client: redis.Redis, engine: Engine, metrics_sink: RedisSink, store_sink: SqlSink
+) -> None:
+    feed(stream(), metrics_sink, store_sink)
+    before = read_snapshot(redis_client, now=NOW)
+    redis_client.flushall()
+    report = rebuild(redis_client, engine, group=METRICS_GROUP, topic=TOPIC, tz=SHANGHAI, now=NOW)
+    after = read_snapshot(redis_client, now=NOW)
+    assert after.data == before.data
+    assert after.offsets == before.offsets
+    assert drift(redis_client, engine) == []
+    assert report.offsets == last_offsets(stream())
+    counters = before.data[keys.EVENT_COUNTERS]
+    assert isinstance(counters, Hash) and report.totals.applied == int(counters["applied"])
+    assert report.totals.not_applied == 0
+    meta = redis_client.hgetall(keys.META)
+    assert meta[b"source"] == b"rebuild" and float(meta[b"built_at"]) == NOW
+    assert meta[b"events"] == str(report.totals.applied).encode()
+    assert not redis_client.exists(keys.REBUILDING)  # released when done
+
+
+def test_small_write_chunks_build_the_same_model(
+    redis_client: redis.Redis, engine: Engine, metrics_sink: RedisSink, store_sink: SqlSink
+) -> None:
+    feed(stream(), metrics_sink, store_sink)
+    before = read_snapshot(redis_client, now=NOW)
+    run_rebuild(redis_client, engine, chunk=7)
+    assert read_snapshot(redis_client, now=NOW).data == before.data
+
+
+def test_rebuild_replaces_the_read_model_and_leaves_other_keys_alone(
+    redis_client: redis.Redis, engine: Engine, metrics_sink: RedisSink, store_sink: SqlSink
+) -> None:
+    feed(stream(), metrics_sink, store_sink)
+    heartbeat = keys.CONSUMER_HEARTBEAT.format(METRICS_GROUP)
+    redis_client.hset(heartbeat, "ts", "1")
+    redis_client.zadd(keys.DEADLINES, {"T-STRAY": 1})
+    redis_client.set("co:idx:followup:handler:ghost", "x")
+    redis_client.set("co:alerts:leader", "token")
+    redis_client.hincrby(keys.WIP, "intake", 5)
+    run_rebuild(redis_client, engine)
+    assert drift(redis_client, engine) == []
+    assert redis_client.hget(heartbeat, "ts") == b"1"
+    assert not redis_client.exists("co:idx:followup:handler:ghost")
+    assert redis_client.get("co:alerts:leader") == b"token"
+
+
+def test_records_only_in_redis_are_dropped_and_the_consumer_resumes_after_the_store(
+    redis_client: redis.Redis, engine: Engine, metrics_sink: RedisSink, store_sink: SqlSink
+) -> None:
+    records = stream()
+    stored = records[: len(records) - 120]
+    feed(records, metrics_sink)
+    feed(stored, store_sink)
+    run_rebuild(redis_client, engine)
+    assert metrics_sink.stored_offsets(TOPIC) == store_sink.stored_offsets(TOPIC)
+    assert metrics_sink.stored_offsets(TOPIC) == last_offsets(stored)
+    assert drift(redis_client, engine) == []
+    # The metrics consumer is redelivered everything; only the rest counts.
+    summary = metrics_sink.apply(records)
+    assert summary.skipped == len(stored)
+    feed(records[len(stored) :], store_sink)
+    assert drift(redis_client, engine) == []
+
+
+def test_the_metrics_sink_waits_while_the_marker_is_missing(
+    redis_client: redis.Redis, engine: Engine, metrics_sink: RedisSink, store_sink: SqlSink
+) -> None:
+    records = stream()
+    feed(records[:100], metrics_sink, store_sink)
+    clear_read_model(redis_client)
+    with pytest.raises(SinkNotReady):
+        metrics_sink.apply(records[100:140])
+    run_rebuild(redis_client, engine)
+    feed(records[100:], metrics_sink, store_sink)
+    assert drift(redis_client, engine) == []
+
+
+def test_an_empty_store_builds_an_empty_model(
+    redis_client: redis.Redis, engine: Engine, metrics_sink: RedisSink
+) -> None:
+    feed(stream()[:50], metrics_sink)
+    report = rebuild(redis_client, engine, group=METRICS_GROUP, topic=TOPIC, tz=SHANGHAI, now=NOW)
+    assert report.offsets == {} and report.totals.applied == 0
+    assert read_snapshot(redis_client, now=NOW).data == {}
+    assert redis_client.hget(keys.META, "source") == b"rebuild"
+    assert metrics_sink.stored_offsets(TOPIC) == {}
+
+
+def test_the_commands_rebuild_and_reconcile(
+    redis_client: redis.Redis,
+    engine: Engine,
+    metrics_sink: RedisSink,
+    store_sink: SqlSink,
+    valkey_url: str,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("COMPLAINTOPS_REDIS_URL", valkey_url)
+    monkeypatch.setenv("COMPLAINTOPS_DATABASE_URL", database_url)
+    monkeypatch.setenv("COMPLAINTOPS_TOPIC", TOPIC)
+    feed(stream(), metrics_sink, store_sink)
+    redis_client.hincrby(keys.WIP, "intake", 1)
+    assert cli.main(["reconcile", "--max-diffs", "5", "--wait", "0"]) == 1
+    out = capsys.readouterr().out
+    assert "co:wip intake: expected" in out and "drift: 1 differences" in out
+    redis_client.flushall()
+    assert cli.main(["rebuild"]) == 0
+    out = capsys.readouterr().out
+    assert "replayed" in out and "read model rebuilt" in out
+    assert cli.main(["reconcile", "--wait", "0"]) == 0
+    assert "no drift" in capsys.readouterr().out
+
+
+# -- the replay alone ------------------------------------------------------------------
+
+
+def test_replay_emits_a_delta_per_chunk_of_cases_and_skips_what_no_longer_applies() -> None:
+    logged = []
+    for case_id, value in scripted_values()[:-3]:
+        logged.append((case_id, value.decode()))
+    logged.sort(key=lambda item: (item[0], orjson.loads(item[1])["seq"]))
+    logged.insert(1, ("T-A", '{"schema": "case-event/v0"}'))
+    deltas: list[MetricsDelta] = []
+    totals = replay_log(logged, SHANGHAI, DEFAULT_RULES, NOW, deltas.append, 1)
+    assert totals.cases == 3
+    assert totals.not_applied == 1
+    assert totals.applied == len(logged) - 1
+    assert totals.gaps == 1
+    assert [len(d.states) for d in deltas] == [1, 1, 1]

@@ -1,0 +1,207 @@
+"""The Redis sink against a real Valkey: atomic batches, idempotence, readiness."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from consumers.sink import SinkNotReady, SinkUnavailable
+from events import contract as c
+from events.batch import RawRecord
+from metrics import keys
+from metrics.query import MetricsQuery
+from metrics.sink import RedisSink
+from tests.events.factory import SHANGHAI, CaseScript, encode, instant
+
+TOPIC = "complaints.case-events"
+NOW = instant("2026-11-26T12:00:00+08:00")
+
+
+def records(values: list[bytes], partition: int = 0, start: int = 0) -> list[RawRecord]:
+    return [RawRecord(TOPIC, partition, start + i, value) for i, value in enumerate(values)]
+
+
+def stream() -> list[bytes]:
+    a, b = CaseScript("C-A"), CaseScript("C-B")
+    events = [
+        a.opened("2026-11-24T09:30:00+08:00"),
+        b.opened("2026-11-24T10:00:00+08:00", team_id="claims-north", handler_id="h-002"),
+        a.next(c.STAGE_CHANGED, "2026-11-24T11:00:00+08:00", to_stage="investigation"),
+        a.next(
+            c.FOLLOW_UP_SCHEDULED, "2026-11-24T12:00:00+08:00", due_at="2026-11-25T12:00:00+08:00"
+        ),
+        b.next(c.CLOCK_PAUSED, "2026-11-24T13:00:00+08:00", reason="mediation"),
+        b.next(c.DECISION_MADE, "2026-11-25T09:00:00+08:00"),
+    ]
+    return [encode(e) for e in events]
+
+
+@pytest.fixture
+def sink(redis_client: redis.Redis) -> RedisSink:
+    s = RedisSink(redis_client, "complaintops-metrics", SHANGHAI, clock=lambda: NOW)
+    s.prepare(group_has_committed=False)
+    return s
+
+
+def test_batch_builds_the_metrics(sink: RedisSink, redis_client: redis.Redis) -> None:
+    summary = sink.apply(records(stream()))
+    assert (summary.applied, summary.duplicates, len(summary.invalid), summary.gaps) == (6, 0, 0, 0)
+    overview = MetricsQuery(redis_client, SHANGHAI, clock=lambda: NOW).overview()
+    assert overview.open_cases == 2
+    assert overview.wip["intake"] == 1 and overview.wip["investigation"] == 1
+    assert overview.follow_ups_overdue == 1  # due 11-25 12:00, now 11-26 12:00
+    assert overview.events == {"applied": 6, "duplicates": 0, "invalid": 0, "gaps": 0}
+    assert sink.stored_offsets(TOPIC) == {0: 5}
+
+
+def test_redelivered_records_change_nothing(sink: RedisSink, redis_client: redis.Redis) -> None:
+    batch = records(stream())
+    sink.apply(batch)
+    before = {k: redis_client.dump(k) for k in redis_client.keys("co:*")}
+    again = sink.apply(batch[2:])
+    assert again.skipped == 4 and again.applied == 0
+    after = {k: redis_client.dump(k) for k in redis_client.keys("co:*")}
+    assert before == after
+
+
+def test_duplicates_at_new_offsets_are_counted_not_applied(
+    sink: RedisSink, redis_client: redis.Redis
+) -> None:
+    values = stream()
+    sink.apply(records(values))
+    summary = sink.apply(records([values[2], values[0]], start=100))
+    assert summary.duplicates == 2 and summary.applied == 0
+    q = MetricsQuery(redis_client, SHANGHAI, clock=lambda: NOW).overview()
+    assert q.events["duplicates"] == 2 and q.events["applied"] == 6
+    assert q.wip["investigation"] == 1
+
+
+def test_invalid_records_are_reported_and_change_no_metric(
+    sink: RedisSink, redis_client: redis.Redis
+) -> None:
+    sink.apply(records(stream()))
+    a = CaseScript("C-A")
+    a.seq = 3  # C-A has seq 1..3; the invalid event takes 4
+    bad = [
+        b"not json",
+        encode(a.next(c.STAGE_CHANGED, "2026-11-25T10:00:00+08:00", to_stage="investigation")),
+        encode(CaseScript("C-UNKNOWN").next(c.DECISION_MADE, "2026-11-25T10:00:00+08:00")),
+    ]
+    wip_before = redis_client.hgetall(keys.WIP)
+    summary = sink.apply(records(bad, start=50))
+    reasons = [reason for _, reason in summary.invalid]
+    assert len(reasons) == 3
+    assert reasons[0].startswith("not JSON")
+    assert reasons[1] == "case 'C-A' is already in stage 'investigation'"
+    assert reasons[2].startswith("unknown case 'C-UNKNOWN'")
+    assert redis_client.hgetall(keys.WIP) == wip_before
+    assert int(redis_client.hget(keys.EVENT_COUNTERS, "invalid") or 0) == 3
+    # The invalid event did not advance C-A's seq: seq 4 is still free, no gap.
+    follow = CaseScript("C-A")
+    follow.seq = 3
+    ok = sink.apply(
+        records(
+            [
+                encode(
+                    follow.next(c.STAGE_CHANGED, "2026-11-25T11:00:00+08:00", to_stage="resolution")
+                )
+            ],
+            start=60,
+        )
+    )
+    assert ok.applied == 1 and ok.gaps == 0
+
+
+def test_a_gap_is_applied_and_counted(sink: RedisSink) -> None:
+    sink.apply(records(stream()))
+    a = CaseScript("C-A")
+    a.seq = 5  # seq 4 and 5 never arrive
+    summary = sink.apply(
+        records(
+            [encode(a.next(c.STAGE_CHANGED, "2026-11-25T11:00:00+08:00", to_stage="resolution"))],
+            start=10,
+        )
+    )
+    assert summary.applied == 1 and summary.gaps == 1
+
+
+def test_no_build_marker_means_not_ready(sink: RedisSink, redis_client: redis.Redis) -> None:
+    sink.apply(records(stream()[:2]))
+    redis_client.delete(keys.META)
+    with pytest.raises(SinkNotReady, match="rebuild"):
+        sink.apply(records(stream()[2:], start=2))
+    # A group that already committed offsets must not silently start afresh.
+    sink.prepare(group_has_committed=True)
+    assert not redis_client.exists(keys.META)
+
+
+def test_unreachable_redis_is_unavailable() -> None:
+    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    sink = RedisSink(client, "g", SHANGHAI)
+    with pytest.raises(SinkUnavailable):
+        sink.apply(records(stream()))
+    with pytest.raises(SinkUnavailable):
+        sink.stored_offsets(TOPIC)
+
+
+def test_paused_clock_is_evaluated_at_query_time(
+    sink: RedisSink, redis_client: redis.Redis
+) -> None:
+    b = CaseScript("C-P")
+    sink.apply(
+        records(
+            [
+                encode(b.opened("2026-11-01T09:00:00+08:00")),
+                encode(
+                    b.next(c.CLOCK_PAUSED, "2026-11-10T09:00:00+08:00", reason="external_appraisal")
+                ),
+            ]
+        )
+    )
+    # Deadline before the pause: 2026-11-17 00:00; 6 days were left when paused.
+    query = MetricsQuery(redis_client, SHANGHAI)
+    much_later = instant("2026-12-31T09:00:00+08:00")
+    overview = query.overview(now=much_later)
+    assert (overview.decision_at_risk, overview.decision_breached) == (0, 0)
+    sink.apply(records([encode(b.next(c.CLOCK_RESUMED, "2026-11-20T09:00:00+08:00"))], start=2))
+    # Resumed with 10 days paused: deadline 2026-11-27 00:00.
+    at = instant("2026-11-25T09:00:00+08:00")
+    assert query.overview(now=at).decision_at_risk == 1
+    assert query.overview(now=instant("2026-11-27T00:00:01+08:00")).decision_breached == 1
+
+
+def test_the_apply_script_refuses_when_offsets_moved(
+    sink: RedisSink, redis_client: redis.Redis
+) -> None:
+    sink.apply(records(stream()[:2]))
+    before = {k: redis_client.dump(k) for k in redis_client.keys("co:*")}
+    offset_key = keys.offset("complaintops-metrics", TOPIC, 0)
+    outcome = sink._apply_script(
+        keys=[keys.META, offset_key],
+        args=[
+            b'["0"]',
+            b'["9"]',
+            b'{"zrem":{},"zadd":{},"hdel":{},"hset":{},"hincr":[["co:wip","intake","5"]],"zincr":[],"states":[],"expireat":[]}',
+        ],
+    )
+    assert outcome == b"MOVED"  # the stored offset is 1, not 0
+    assert {k: redis_client.dump(k) for k in redis_client.keys("co:*")} == before
+
+
+def test_scores_keep_sub_second_precision(sink: RedisSink, redis_client: redis.Redis) -> None:
+    a = CaseScript("C-PRECISE")
+    sink.apply(records([encode(a.opened("2026-11-24T09:30:00.123456+08:00"))]))
+    score = redis_client.zscore(keys.OPENED, "C-PRECISE")
+    assert score == instant("2026-11-24T09:30:00.123456+08:00")
+
+
+def test_a_fresh_group_does_not_create_the_marker_while_a_rebuild_runs(
+    redis_client: redis.Redis,
+) -> None:
+    sink = RedisSink(redis_client, "complaintops-metrics", SHANGHAI, clock=lambda: NOW)
+    redis_client.set(keys.REBUILDING, "1", ex=60)
+    sink.prepare(group_has_committed=False)
+    assert not redis_client.exists(keys.META)
+    redis_client.delete(keys.REBUILDING)
+    sink.prepare(group_has_committed=False)
+    assert redis_client.exists(keys.META)
