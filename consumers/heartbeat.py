@@ -1,0 +1,79 @@
+"""A sensor that publishes each consumer group's liveness and lag to Redis.
+
+The wall's "updated N s ago" badge, the health check and the consumer-lag
+alert read it from ``co:consumer:<group>``: ``ts`` (last report), ``lag``
+(records behind the high watermarks), ``batch_ts`` (last stored batch),
+``applied`` (applied in the last batch), ``error`` (last error, cleared by
+the next batch).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import redis
+
+from consumers.sink import BatchSummary
+from metrics import keys
+
+log = logging.getLogger(__name__)
+
+
+class RedisHeartbeat:
+    def __init__(
+        self,
+        client: redis.Redis,
+        clock: Callable[[], float] = time.time,
+        min_interval: float = 1.0,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.min_interval = min_interval
+        self._last_idle: dict[str, float] = {}
+
+    def _write(self, group: str, fields: Mapping[Any, Any]) -> None:
+        key = keys.CONSUMER_HEARTBEAT.format(group)
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            # No TTL: a consumer that died long ago must still show as stale.
+            pipe.hset(key, mapping=fields)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.debug("heartbeat not written: %s", exc)
+
+    def on_batch(
+        self, group: str, summary: BatchSummary, seconds: float, lag: dict[int, int]
+    ) -> None:
+        now = self.clock()
+        self._write(
+            group,
+            {
+                "ts": now,
+                "batch_ts": now,
+                "lag": sum(lag.values()),
+                "applied": summary.applied,
+                "batch_ms": round(seconds * 1000, 1),
+                "error": "",
+            },
+        )
+
+    def on_idle(self, group: str, lag: dict[int, int]) -> None:
+        now = self.clock()
+        if now - self._last_idle.get(group, 0.0) < self.min_interval:
+            return
+        self._last_idle[group] = now
+        self._write(group, {"ts": now, "lag": sum(lag.values())})
+
+    def on_error(self, group: str, error: BaseException, retry_in: float) -> None:
+        self._write(group, {"ts": self.clock(), "error": str(error)[:500]})
+
+    def on_dead_letter(
+        self, group: str, topic: str, partition: int, offset: int, reason: str
+    ) -> None:
+        return None
+
+    def on_commit(self, group: str, offsets: dict[int, int]) -> None:
+        return None

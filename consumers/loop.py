@@ -1,0 +1,314 @@
+"""The Kafka consumer loop shared by both consumer groups.
+
+poll a batch → sink.apply (effects and offsets stored atomically) →
+dead-letter the invalid records → commit the offsets to Kafka.
+
+The sink's stored offsets are the truth about what has been applied: on
+every assignment, and after every outage, the loop seeks each partition to
+the sink's stored offset + 1. Kafka's committed offsets follow them (for
+lag monitoring and tools) and are committed only after the effects are
+stored. While Redis, the database or the broker is out, the loop pauses its
+partitions, keeps polling (so it stays in the group), waits with back-off
+and commits nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from consumers.dead_letter import DeadLetterPublisher
+from consumers.sensor import LoggingSensor, Sensor
+from consumers.sink import BatchSummary, DeadLetterOutbox, Sink, SinkNotReady, SinkUnavailable
+from events.batch import RawRecord
+
+log = logging.getLogger("complaintops.consumer")
+
+
+@dataclass(frozen=True, slots=True)
+class LoopConfig:
+    bootstrap: str
+    topic: str
+    group: str
+    batch_size: int = 500
+    poll_timeout_ms: int = 500
+    # Embedded broker: short group timeouts (its join waits for the rebalance timeout).
+    embedded: bool = False
+    retry_initial: float = 0.5
+    retry_max: float = 10.0
+    client_id: str = "complaintops"
+
+
+def make_consumer(config: LoopConfig) -> KafkaConsumer:
+    timeouts = (
+        {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000, "max_poll_interval_ms": 6000}
+        if config.embedded
+        else {
+            "session_timeout_ms": 30000,
+            "heartbeat_interval_ms": 3000,
+            "max_poll_interval_ms": 300000,
+        }
+    )
+    return KafkaConsumer(
+        bootstrap_servers=config.bootstrap.split(","),
+        group_id=config.group,
+        client_id=f"{config.client_id}-{config.group}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=config.batch_size,
+        fetch_max_bytes=8 * 1024 * 1024,
+        **timeouts,
+    )
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, loop: ConsumerLoop) -> None:
+        self.loop = loop
+
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        log.info(
+            "%s: partitions revoked: %s",
+            self.loop.config.group,
+            sorted(tp.partition for tp in revoked),
+        )
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info(
+            "%s: partitions assigned: %s",
+            self.loop.config.group,
+            sorted(tp.partition for tp in assigned),
+        )
+        self.loop.needs_seek = True
+
+
+class ConsumerLoop:
+    """Runs one consumer of one group until ``stop`` is set."""
+
+    def __init__(
+        self,
+        config: LoopConfig,
+        sink: Sink,
+        dead_letters: DeadLetterPublisher | None = None,
+        sensor: Sensor | None = None,
+        consumer_factory: Callable[[LoopConfig], KafkaConsumer] = make_consumer,
+    ) -> None:
+        self.config = config
+        self.sink = sink
+        self.dead_letters = dead_letters
+        self.sensor: Sensor = sensor or LoggingSensor()
+        self.consumer_factory = consumer_factory
+        self.consumer: KafkaConsumer | None = None
+        self.needs_seek = True
+        self.stop_event = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def run(self) -> None:
+        consumer = self.consumer = self.consumer_factory(self.config)
+        consumer.subscribe([self.config.topic], listener=_Rebalance(self))
+        try:
+            self._prepare(consumer)
+            # Dead letters a crash left stored but unpublished go out first.
+            self._dead_letter(consumer, BatchSummary())
+            while not self.stop_event.is_set():
+                self.step(consumer)
+        finally:
+            log.info("%s: stopping", self.config.group)
+            try:
+                consumer.close(autocommit=False)
+            except Exception:
+                log.exception("closing the consumer failed")
+            if self.dead_letters is not None:
+                self.dead_letters.close()
+            self.sink.close()
+
+    def _prepare(self, consumer: KafkaConsumer) -> None:
+        prepare = getattr(self.sink, "prepare", None)
+        if prepare is None:
+            return
+        delay = self.config.retry_initial
+        while not self.stop_event.is_set():
+            try:
+                prepare(self._group_has_committed(consumer))
+                return
+            except (SinkUnavailable, KafkaError) as exc:
+                self.sensor.on_error(self.config.group, exc, delay)
+                self.stop_event.wait(delay)
+                delay = min(delay * 2, self.config.retry_max)
+
+    def _group_has_committed(self, consumer: KafkaConsumer) -> bool:
+        partitions = consumer.partitions_for_topic(self.config.topic) or set()
+        for partition in partitions:
+            if consumer.committed(TopicPartition(self.config.topic, partition)) is not None:
+                return True
+        return False
+
+    # -- one step ----------------------------------------------------------------------
+
+    def step(self, consumer: KafkaConsumer) -> BatchSummary | None:
+        """Poll once and store what came; return the batch's summary, if any."""
+        if self.needs_seek and consumer.assignment() and not self._seek_to_stored(consumer):
+            return None
+        polled = consumer.poll(
+            timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
+        )
+        records = [
+            RawRecord(tp.topic, tp.partition, msg.offset, msg.value, msg.key)
+            for tp, messages in sorted(polled.items(), key=lambda item: item[0].partition)
+            for msg in messages
+        ]
+        if self.needs_seek:
+            # A rebalance happened inside poll: these records may start past
+            # the stored position. Drop them; the next step seeks first.
+            return None
+        if not records:
+            self.sensor.on_idle(self.config.group, self.lag(consumer))
+            return None
+        started = time.perf_counter()
+        summary = self._store(consumer, records)
+        if summary is None:
+            return None
+        self._dead_letter(consumer, summary)
+        self._commit(consumer, records)
+        self.sensor.on_batch(
+            self.config.group, summary, time.perf_counter() - started, self.lag(consumer)
+        )
+        return summary
+
+    def _store(self, consumer: KafkaConsumer, records: list[RawRecord]) -> BatchSummary | None:
+        delay = self.config.retry_initial
+        while True:
+            try:
+                return self.sink.apply(records)
+            except (SinkUnavailable, SinkNotReady) as exc:
+                self.sensor.on_error(self.config.group, exc, delay)
+                if not self._wait_polling(consumer, delay):
+                    return None
+                delay = min(delay * 2, self.config.retry_max)
+                # The store may have been rebuilt meanwhile: restart from its position.
+                self.needs_seek = True
+                if self._seek_to_stored(consumer):
+                    return None
+
+    def _wait_polling(self, consumer: KafkaConsumer, seconds: float) -> bool:
+        """Wait with the partitions paused, polling to stay in the group. False when stopping."""
+        assignment = consumer.assignment()
+        consumer.pause(*assignment)
+        try:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                if self.stop_event.is_set():
+                    return False
+                consumer.poll(
+                    timeout_ms=min(200, max(1, int((deadline - time.monotonic()) * 1000)))
+                )
+            return not self.stop_event.is_set()
+        finally:
+            consumer.resume(*consumer.assignment())
+
+    def _seek_to_stored(self, consumer: KafkaConsumer) -> bool:
+        """Seek every assigned partition to the sink's stored offset + 1. False if the sink is out."""
+        try:
+            stored = self.sink.stored_offsets(self.config.topic)
+        except SinkUnavailable as exc:
+            self.sensor.on_error(self.config.group, exc, self.config.retry_initial)
+            self._wait_polling(consumer, self.config.retry_initial)
+            return False
+        for tp in consumer.assignment():
+            if tp.topic != self.config.topic:
+                continue
+            if tp.partition in stored:
+                consumer.seek(tp, stored[tp.partition] + 1)
+            else:
+                committed = consumer.committed(tp)
+                if committed is None:
+                    consumer.seek_to_beginning(tp)
+                else:
+                    # Nothing stored for this partition: replay from the start
+                    # (stored offsets are the truth; skipped records are cheap).
+                    consumer.seek_to_beginning(tp)
+        self.needs_seek = False
+        return True
+
+    def _dead_letter(self, consumer: KafkaConsumer, summary: BatchSummary) -> None:
+        for record, reason in summary.invalid:
+            self.sensor.on_dead_letter(
+                self.config.group, record.topic, record.partition, record.offset, reason
+            )
+        if self.dead_letters is None:
+            return
+        outbox = isinstance(self.sink, DeadLetterOutbox)
+        if not summary.invalid and not outbox:
+            return
+        delay = self.config.retry_initial
+        while True:
+            try:
+                if outbox:
+                    # The sink stored the dead letters with the batch: publish
+                    # every pending one (also those a crash left behind), then
+                    # clear them. At least once, never lost.
+                    assert isinstance(self.sink, DeadLetterOutbox)
+                    pending = self.sink.pending_dead_letters()
+                    if pending:
+                        self.dead_letters.publish(pending)
+                        self.sink.clear_dead_letters(len(pending))
+                else:
+                    self.dead_letters.publish(summary.invalid)
+                return
+            except (SinkUnavailable, SinkNotReady) as exc:
+                self.sensor.on_error(self.config.group, exc, delay)
+                if self.stop_event.wait(delay):
+                    return  # still pending in the sink: published after the restart
+            except KafkaError as exc:
+                self.sensor.on_error(self.config.group, exc, delay)
+                if self.stop_event.wait(delay):
+                    # Stopping: the effects are stored; the records will be
+                    # skipped on redelivery, so publish once more and give up.
+                    log.error("%s: dead letters not confirmed before shutdown", self.config.group)
+                    return
+                delay = min(delay * 2, self.config.retry_max)
+
+    def _commit(self, consumer: KafkaConsumer, records: list[RawRecord]) -> None:
+        highest: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            highest[tp] = max(highest.get(tp, -1), record.offset)
+        offsets = {tp: OffsetAndMetadata(offset + 1, "", -1) for tp, offset in highest.items()}
+        try:
+            consumer.commit(offsets=offsets)
+            self.sensor.on_commit(
+                self.config.group, {tp.partition: o.offset for tp, o in offsets.items()}
+            )
+        except KafkaError as exc:
+            # The effects and their offsets are stored in the sink; a failed
+            # commit only delays the group's visible position.
+            log.warning(
+                "%s: commit failed (%s); the sink holds the position", self.config.group, exc
+            )
+
+    # -- lag ---------------------------------------------------------------------------
+
+    def lag(self, consumer: KafkaConsumer) -> dict[int, int]:
+        """Records behind the partition's high watermark, per assigned partition."""
+        lag: dict[int, int] = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = consumer.position(tp, timeout_ms=100)
+            except KafkaError:
+                continue
+            if position is not None:
+                lag[tp.partition] = max(0, highwater - position)
+        return lag

@@ -1,0 +1,83 @@
+"""The interface between the consumer loop and a sink (Redis or SQL).
+
+A sink stores the effects of a batch and the batch's offsets atomically, so
+that a redelivered record is recognised by its offset and skipped: every
+effect happens exactly once, whatever the consumer's crashes and restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from events.batch import RawRecord
+
+
+class SinkUnavailable(Exception):
+    """The sink's store cannot be reached; retry later, commit nothing."""
+
+
+class SinkNotReady(Exception):
+    """The sink refuses to write (for example Redis lost its data and needs a rebuild)."""
+
+
+@dataclass(slots=True)
+class BatchSummary:
+    """What one stored batch did."""
+
+    applied: int = 0
+    duplicates: int = 0
+    gaps: int = 0
+    skipped: int = 0  # records at offsets already stored (redelivery)
+    invalid: list[tuple[RawRecord, str]] = field(default_factory=list)
+    # Highest stored offset per partition after the batch.
+    offsets: dict[int, int] = field(default_factory=dict)
+
+
+class Sink(Protocol):
+    name: str
+
+    def stored_offsets(self, topic: str) -> dict[int, int]:
+        """Last offset stored per partition of ``topic`` (absent: none yet)."""
+        ...
+
+    def apply(self, records: Sequence[RawRecord]) -> BatchSummary:
+        """Store the batch's effects and offsets in one atomic step.
+
+        Records at or below a partition's stored offset are skipped. Raises
+        SinkUnavailable when the store cannot be reached (nothing stored) and
+        SinkNotReady when it must not be written to.
+        """
+        ...
+
+    def ping(self) -> bool:
+        """True when the store answers."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class DeadLetterOutbox(Protocol):
+    """A sink that stores each batch's dead letters atomically with its effects.
+
+    The loop publishes the pending ones and then clears them, so a crash
+    between storing a batch and publishing its dead letters loses none.
+    """
+
+    def pending_dead_letters(self) -> list[tuple[RawRecord, str]]: ...
+
+    def clear_dead_letters(self, count: int) -> None: ...
+
+
+def split_stored(
+    records: Sequence[RawRecord], stored: dict[str, dict[int, int]]
+) -> tuple[list[RawRecord], int]:
+    """Drop records whose offset is at or below the stored one; return the rest and how many were dropped."""
+    fresh: list[RawRecord] = []
+    for record in records:
+        last = stored.get(record.topic, {}).get(record.partition, -1)
+        if record.offset > last:
+            fresh.append(record)
+    return fresh, len(records) - len(fresh)
