@@ -1,0 +1,148 @@
+"""The alert jobs on APScheduler 3, behind a leader lock.
+
+Two jobs run on timers: ``evaluate`` (every 30 s by default) and ``deliver``
+(every few seconds). Only the process holding the leader lock runs them: a
+Redis key set with ``SET NX PX`` to a random token, renewed by its holder on
+every run, released on shutdown; a crashed leader's lock expires after
+``ttl_seconds`` and another process takes over. The lock saves work; even if
+two processes ran the jobs at once, the database's conditional writes
+(``alerts.dispatch``, ``alerts.outbox``) would still send every email once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import redis
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from alerts.outbox import DeliveryReport
+from alerts.service import AlertService, EvaluationReport
+from metrics import keys
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LOCK_TTL_SECONDS: Final = 60.0
+
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+class LeaderLock:
+    """A Redis lease naming the one process allowed to run the alert jobs."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        key: str = keys.ALERTS_LEADER,
+        ttl_seconds: float = DEFAULT_LOCK_TTL_SECONDS,
+        token: str | None = None,
+    ) -> None:
+        self.client = client
+        self.key = key
+        self.ttl_ms = int(ttl_seconds * 1000)
+        self.token = token or secrets.token_hex(16)
+
+    def acquire(self) -> bool:
+        """Take the lock, or renew it when this process holds it; False when another does."""
+        if self.client.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            return True
+        return bool(self.client.eval(_RENEW, 1, self.key, self.token, self.ttl_ms))
+
+    def release(self) -> bool:
+        return bool(self.client.eval(_RELEASE, 1, self.key, self.token))
+
+    def holder(self) -> str | None:
+        value = self.client.get(self.key)
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class AlertJobs:
+    """The two jobs, each run only while this process leads."""
+
+    def __init__(self, service: AlertService, lock: LeaderLock) -> None:
+        self.service = service
+        self.lock = lock
+        self._guard = threading.Lock()
+
+    def _leading(self) -> bool:
+        try:
+            return self.lock.acquire()
+        except redis.RedisError as error:
+            log.warning("leader lock unavailable (%s); not running alert jobs", error)
+            return False
+
+    def evaluate(self) -> EvaluationReport | None:
+        if not self._leading():
+            return None
+        with self._guard:
+            report = self.service.evaluate()
+        dispatched = report.dispatched
+        if report.reconciled.fired or report.reconciled.resolved or dispatched.queued:
+            log.info(
+                "alerts: %d fired, %d resolved, %d email(s) queued",
+                len(report.reconciled.fired),
+                len(report.reconciled.resolved),
+                len(dispatched.queued),
+            )
+        return report
+
+    def deliver(self) -> DeliveryReport | None:
+        if not self._leading():
+            return None
+        with self._guard:
+            report = self.service.deliver()
+        if report.sent or report.failed:
+            log.info(
+                "outbox: %d sent, %d waiting, %d failed",
+                len(report.sent),
+                len(report.retrying),
+                len(report.failed),
+            )
+        return report
+
+
+def build_scheduler(
+    jobs: AlertJobs,
+    *,
+    evaluate_seconds: float,
+    deliver_seconds: float,
+    blocking: bool = False,
+) -> BaseScheduler:
+    """An APScheduler scheduler with both jobs, first run at once; no job overlaps itself."""
+    scheduler: BaseScheduler = (
+        BlockingScheduler(timezone=UTC) if blocking else BackgroundScheduler(timezone=UTC)
+    )
+    defaults: dict[str, Any] = {
+        "max_instances": 1,
+        "coalesce": True,
+        "misfire_grace_time": None,
+        "next_run_time": datetime.now(UTC),
+    }
+    scheduler.add_job(
+        jobs.evaluate, "interval", seconds=evaluate_seconds, id="alerts.evaluate", **defaults
+    )
+    scheduler.add_job(
+        jobs.deliver, "interval", seconds=deliver_seconds, id="alerts.deliver", **defaults
+    )
+    return scheduler

@@ -1,0 +1,223 @@
+"""Reading what the rules need, through the indexes only (never a scan of all cases).
+
+- return visits and decision deadlines: ``MetricsQuery`` range queries over the
+  due-time sorted sets, then the listed cases' states (for team and handler);
+- handler load: ``MetricsQuery.workload``;
+- consumer lag: the heartbeat hash ``co:consumer:<group>``;
+- stage targets and major complaints: the SQL ``cases`` table, by the index on
+  (status, stage, stage_entered_at) and the index on ``opened_at``.
+
+A source that cannot be read marks its rules unknown instead of failing the
+whole evaluation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from alerts.evaluate import (
+    ConsumerHeartbeat,
+    DueCaseObservation,
+    HandlerLoadObservation,
+    MajorCaseObservation,
+    Observations,
+    StageObservation,
+)
+from alerts.rules import (
+    CONSUMER_LAG,
+    DECISION_AT_RISK,
+    DECISION_BREACHED,
+    FOLLOW_UP_OVERDUE,
+    HANDLER_OVERLOADED,
+    MAJOR_COMPLAINT_OPENED,
+    STAGE_SLA_BREACHED,
+    AlertRules,
+)
+from config.rules import StageTargets
+from metrics import keys
+from metrics.query import DueCase, MetricsQuery
+from store.models import Case
+from store.types import from_epoch, to_epoch
+
+log = logging.getLogger(__name__)
+
+REDIS_RULES = (FOLLOW_UP_OVERDUE, DECISION_AT_RISK, DECISION_BREACHED, HANDLER_OVERLOADED)
+SQL_RULES = (STAGE_SLA_BREACHED, MAJOR_COMPLAINT_OPENED)
+
+
+@dataclass
+class AlertSources:
+    """Everything evaluation reads, with ``clock`` giving 'now'."""
+
+    query: MetricsQuery
+    engine: Engine
+    rules: AlertRules
+    stage_targets: StageTargets
+    consumer_group: str
+    configured_handlers: Callable[[], dict[str, list[tuple[str, int | None]]]]
+
+    def collect(self, now: float) -> Observations:
+        seen = Observations(now=now, consumer_group=self._group())
+        enabled = set(self.rules.enabled_names())
+        try:
+            self._read_redis(seen, enabled)
+        except redis.RedisError as error:
+            log.warning("alert sources: Redis unreadable: %s", error)
+            for rule in (*REDIS_RULES, CONSUMER_LAG):
+                seen.unknown[rule] = f"Redis unreadable: {error.__class__.__name__}"
+        try:
+            self._read_sql(seen, enabled)
+        except SQLAlchemyError as error:
+            log.warning("alert sources: database unreadable: %s", error)
+            for rule in SQL_RULES:
+                seen.unknown[rule] = f"database unreadable: {error.__class__.__name__}"
+        return seen
+
+    def _group(self) -> str:
+        return self.rules.consumer_lag.group or self.consumer_group
+
+    # -- Redis ------------------------------------------------------------------------------
+
+    def _read_redis(self, seen: Observations, enabled: set[str]) -> None:
+        now = seen.now
+        lists: dict[str, list[DueCase]] = {}
+        if FOLLOW_UP_OVERDUE in enabled:
+            lists[FOLLOW_UP_OVERDUE] = self.query.overdue_follow_ups(now=now)
+        if DECISION_AT_RISK in enabled:
+            lists[DECISION_AT_RISK] = self.query.decisions_at_risk(now=now)
+        if DECISION_BREACHED in enabled:
+            lists[DECISION_BREACHED] = self.query.decisions_breached(now=now)
+        case_ids = {due.case_id for rows in lists.values() for due in rows}
+        states = self.query.case_states(sorted(case_ids))
+
+        def observe(rows: Sequence[DueCase]) -> list[DueCaseObservation]:
+            out = []
+            for due in rows:
+                state = states.get(due.case_id)
+                if state is not None and not state.is_open:
+                    continue
+                out.append(
+                    DueCaseObservation(
+                        due.case_id,
+                        due.due,
+                        state.team_id if state else due.team_id,
+                        state.handler_id if state else None,
+                    )
+                )
+            return out
+
+        if FOLLOW_UP_OVERDUE in lists:
+            seen.follow_ups_overdue = observe(lists[FOLLOW_UP_OVERDUE])
+        if DECISION_AT_RISK in lists:
+            seen.decisions_at_risk = observe(lists[DECISION_AT_RISK])
+        if DECISION_BREACHED in lists:
+            seen.decisions_breached = observe(lists[DECISION_BREACHED])
+        if HANDLER_OVERLOADED in enabled:
+            seen.handler_loads = [
+                HandlerLoadObservation(team.team_id, h.handler_id, h.open_cases, h.capacity)
+                for team in self.query.workload(self.configured_handlers())
+                for h in team.handlers
+            ]
+        if CONSUMER_LAG in enabled:
+            seen.consumer = read_heartbeat(self.query.client, self._group())
+
+    # -- SQL ----------------------------------------------------------------------------------
+
+    def _read_sql(self, seen: Observations, enabled: set[str]) -> None:
+        now = seen.now
+        with Session(self.engine) as session:
+            if STAGE_SLA_BREACHED in enabled:
+                seen.stages_over_target = self._stages_over_target(session, now)
+            if MAJOR_COMPLAINT_OPENED in enabled:
+                seen.majors = self._majors(session, now)
+
+    def _stages_over_target(self, session: Session, now: float) -> list[StageObservation]:
+        """One range scan of the (status, stage, stage_entered_at) index per stage."""
+        out: list[StageObservation] = []
+        for stage, hours in self.stage_targets.as_dict().items():
+            statement = (
+                select(Case.case_id, Case.stage_entered_at, Case.team_id, Case.handler_id)
+                .where(
+                    Case.status == "open",
+                    Case.stage == stage,
+                    Case.stage_entered_at < from_epoch(now - hours * 3600),
+                )
+                .order_by(Case.stage_entered_at)
+            )
+            out += [
+                StageObservation(
+                    row.case_id,
+                    stage,
+                    to_epoch(row.stage_entered_at),
+                    hours,
+                    row.team_id,
+                    row.handler_id,
+                )
+                for row in session.execute(statement)
+            ]
+        return out
+
+    def _majors(self, session: Session, now: float) -> list[MajorCaseObservation]:
+        rule = self.rules.major_complaint_opened
+        since = from_epoch(now - rule.lookback_hours * 3600)
+        statement = (
+            select(
+                Case.case_id,
+                Case.opened_at,
+                Case.team_id,
+                Case.handler_id,
+                Case.priority,
+                Case.group_size,
+            )
+            .where(
+                Case.opened_at >= since,
+                Case.status == "open",
+                or_(Case.priority == "major", Case.group_size >= rule.group_size),
+            )
+            .order_by(Case.case_id)
+        )
+        return [
+            MajorCaseObservation(
+                row.case_id,
+                to_epoch(row.opened_at),
+                row.team_id,
+                row.handler_id,
+                row.priority,
+                row.group_size,
+            )
+            for row in session.execute(statement)
+        ]
+
+
+def _float(raw: dict[Any, Any], name: str) -> float | None:
+    value = raw.get(name.encode(), raw.get(name))
+    if value in (None, b"", ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_heartbeat(client: redis.Redis, group: str) -> ConsumerHeartbeat | None:
+    """The consumer group's heartbeat, or None when there is none (source unknown)."""
+    raw: dict[Any, Any] = client.hgetall(keys.CONSUMER_HEARTBEAT.format(group))
+    ts = _float(raw, "ts")
+    if ts is None:
+        return None
+    error = raw.get(b"error", raw.get("error", b""))
+    return ConsumerHeartbeat(
+        group=group,
+        ts=ts,
+        lag=int(_float(raw, "lag") or 0),
+        batch_ts=_float(raw, "batch_ts"),
+        error=error.decode(errors="replace") if isinstance(error, bytes) else str(error or ""),
+    )

@@ -1,0 +1,192 @@
+"""The durable outbox against a real SMTP server: nothing lost while it is down,
+nothing sent twice when it returns or when two workers deliver at once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.email import MIME_POLICY
+from alerts.models import FAILED, PENDING, SENT, Notification
+from alerts.outbox import Backoff, Outbox, enqueue, new_message_id, pending_count
+from alerts.smtp import SmtpConfig, SmtpTransport
+from store.db import make_engine
+from tests.alerts.conftest import NOW, Catcher
+
+SENDER = "alerts@example.com"
+
+
+def queue(url: str, count: int, recipient: str = "oncall@example.com") -> list[str]:
+    engine = make_engine(url)
+    ids = []
+    try:
+        with Session(engine) as session, session.begin():
+            for number in range(count):
+                message = EmailMessage(policy=MIME_POLICY)
+                message["Subject"] = f"告警 {number}"
+                message["From"] = SENDER
+                message["To"] = recipient
+                message["Message-ID"] = new_message_id(SENDER)
+                message.set_content(f"第 {number} 封 message {number}")
+                enqueue(
+                    session,
+                    message=message,
+                    recipients=[recipient],
+                    kind="firing",
+                    alert_ids=[number],
+                    now=NOW,
+                )
+                ids.append(str(message["Message-ID"]))
+    finally:
+        engine.dispose()
+    return ids
+
+
+def transport(catcher: Catcher) -> SmtpTransport:
+    return SmtpTransport(SmtpConfig("127.0.0.1", catcher.port, timeout=5))
+
+
+def received_ids(catcher: Catcher) -> Counter[str]:
+    return Counter(str(m["Message-ID"]) for m in catcher.messages())
+
+
+def states(url: str) -> list[tuple[str, int]]:
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            rows = session.execute(
+                select(Notification.state, Notification.attempts).order_by(Notification.id)
+            )
+            return [(state, attempts) for state, attempts in rows]
+    finally:
+        engine.dispose()
+
+
+def test_while_smtp_is_down_everything_waits_then_goes_out_once(
+    migrated_url: str, catcher: Catcher
+) -> None:
+    ids = queue(migrated_url, 5)
+    catcher.stop()
+    engine = make_engine(migrated_url)
+    outbox = Outbox(engine, "w1", backoff=Backoff(base_seconds=10, factor=2, max_seconds=60))
+    try:
+        first = outbox.deliver(transport(catcher), SENDER, NOW)
+        assert first.sent == [] and len(first.retrying) == 5
+        assert states(migrated_url) == [(PENDING, 1)] * 5
+        assert outbox.deliver(transport(catcher), SENDER, NOW + 9).retrying == []  # backing off
+        assert states(migrated_url) == [(PENDING, 1)] * 5
+        outbox.deliver(transport(catcher), SENDER, NOW + 10)
+        assert states(migrated_url) == [(PENDING, 2)] * 5  # next try after 20 s
+        assert outbox.deliver(transport(catcher), SENDER, NOW + 29).retrying == []
+
+        catcher.start()
+        back = outbox.deliver(transport(catcher), SENDER, NOW + 30)
+        assert len(back.sent) == 5
+        assert outbox.deliver(transport(catcher), SENDER, NOW + 3600).sent == []
+        with Session(engine) as session:
+            assert pending_count(session) == 0
+    finally:
+        engine.dispose()
+    assert received_ids(catcher) == Counter({message_id: 1 for message_id in ids})
+    assert states(migrated_url) == [(SENT, 3)] * 5
+
+
+def test_two_workers_delivering_at_once_send_each_message_once(
+    migrated_url: str, catcher: Catcher
+) -> None:
+    ids = queue(migrated_url, 30)
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        engine = make_engine(migrated_url)
+        try:
+            outbox = Outbox(engine, name)
+            start.wait()
+            for _ in range(3):
+                outbox.deliver(transport(catcher), SENDER, NOW)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            engine.dispose()
+
+    workers = [threading.Thread(target=work, args=(f"w{i}",)) for i in (1, 2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert errors == []
+    assert received_ids(catcher) == Counter({message_id: 1 for message_id in ids})
+    assert states(migrated_url) == [(SENT, 1)] * 30
+
+
+def test_a_message_refused_for_good_fails_without_retries(
+    migrated_url: str, catcher: Catcher
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    from tests.alerts.test_smtp import Picky  # a server refusing 'gone@' recipients
+
+    queue(migrated_url, 1, recipient="gone@example.com")
+    queue(migrated_url, 1, recipient="ok@example.com")
+    catcher.stop()
+    controller = Controller(Picky(catcher.folder), hostname="127.0.0.1", port=catcher.port)
+    controller.start()
+    engine = make_engine(migrated_url)
+    try:
+        report = Outbox(engine, "w1").deliver(transport(catcher), SENDER, NOW)
+        assert (len(report.sent), len(report.failed)) == (1, 1)
+        assert Outbox(engine, "w1").deliver(transport(catcher), SENDER, NOW + 86400).sent == []
+        with Session(engine) as session:
+            failed = session.scalars(select(Notification).where(Notification.state == FAILED)).one()
+            assert json.loads(failed.recipients) == ["gone@example.com"]
+            assert "550" in (failed.last_error or "")
+    finally:
+        controller.stop()
+        engine.dispose()
+
+
+def test_a_lapsed_claim_is_taken_over_and_resent_with_the_same_message_id(
+    migrated_url: str, catcher: Catcher
+) -> None:
+    [message_id] = queue(migrated_url, 1)
+    engine = make_engine(migrated_url)
+    try:
+        crashed = Outbox(engine, "crashed", lease_seconds=60)
+        claimed = crashed.claim(1, NOW)
+        assert claimed is not None
+        survivor = Outbox(engine, "survivor")
+        assert survivor.deliver(transport(catcher), SENDER, NOW + 59).sent == []  # still leased
+        assert survivor.deliver(transport(catcher), SENDER, NOW + 61).sent == [1]
+        crashed.mark_sent(1, NOW + 62, {})  # too late: the claim is gone, nothing changes
+    finally:
+        engine.dispose()
+    assert received_ids(catcher) == Counter({message_id: 1})
+    assert states(migrated_url) == [(SENT, 2)]
+
+
+def test_back_off_grows_and_is_capped() -> None:
+    backoff = Backoff(base_seconds=10, factor=2, max_seconds=60)
+    assert [backoff.after(n) for n in range(1, 7)] == [10, 20, 40, 60, 60, 60]
+
+
+def test_a_message_without_message_id_is_refused(migrated_url: str) -> None:
+    engine = make_engine(migrated_url)
+    try:
+        with Session(engine) as session, pytest.raises(ValueError, match="Message-ID"):
+            enqueue(
+                session,
+                message=EmailMessage(),
+                recipients=["a@b.c"],
+                kind="firing",
+                alert_ids=[],
+                now=NOW,
+            )
+    finally:
+        engine.dispose()

@@ -1,0 +1,85 @@
+"""The leader lock and the scheduled jobs: only the leader evaluates and sends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
+
+from alerts.scheduler import AlertJobs, LeaderLock, build_scheduler
+from alerts.service import AlertService
+from metrics import keys
+from tests.alerts.conftest import Catcher, EventFeed, FakeClock
+from tests.alerts.scenario import PAST_DUE, case_with_follow_up, mail, only
+
+
+def test_one_holder_at_a_time_with_renewal_and_release(redis_client: redis.Redis) -> None:
+    first = LeaderLock(redis_client, ttl_seconds=30)
+    second = LeaderLock(redis_client, ttl_seconds=30)
+    assert first.acquire()
+    assert not second.acquire()
+    assert first.acquire()  # renewal by the holder
+    assert 0 < redis_client.pttl(keys.ALERTS_LEADER) <= 30_000
+    assert first.holder() == first.token
+    assert not second.release()  # only the holder can release
+    assert first.release()
+    assert second.acquire()
+    assert second.holder() == second.token
+
+
+def test_a_lapsed_lock_goes_to_another_process(redis_client: redis.Redis) -> None:
+    crashed = LeaderLock(redis_client, ttl_seconds=30)
+    assert crashed.acquire()
+    redis_client.delete(keys.ALERTS_LEADER)  # what the TTL does after a crash
+    successor = LeaderLock(redis_client, ttl_seconds=30)
+    assert successor.acquire()
+    assert not crashed.acquire()  # the old leader finds it lost the lock
+
+
+def test_only_the_leader_runs_the_jobs(
+    make_service: Callable[..., AlertService],
+    feed: EventFeed,
+    clock: FakeClock,
+    catcher: Catcher,
+    redis_client: redis.Redis,
+) -> None:
+    feed.apply(case_with_follow_up("C-1", "claims-east", "h-001", PAST_DUE))
+    leader = AlertJobs(make_service(only("follow_up_overdue")), LeaderLock(redis_client))
+    follower = AlertJobs(
+        make_service(only("follow_up_overdue"), worker_id="worker-2"), LeaderLock(redis_client)
+    )
+    assert leader.evaluate() is not None
+    assert follower.evaluate() is None and follower.deliver() is None
+    clock.advance(30)
+    for jobs in (follower, leader, follower):
+        jobs.evaluate()
+        jobs.deliver()
+    assert len(mail(catcher)) == 1
+    leader.lock.release()
+    clock.advance(3600 * 5)
+    assert follower.evaluate() is not None  # takes over
+    assert follower.deliver() is not None
+    assert [str(m["X-ComplaintOps-Kind"]) for m in mail(catcher)] == ["firing", "reminder"]
+
+
+def test_a_redis_outage_stops_the_jobs_instead_of_running_leaderless(
+    make_service: Callable[..., AlertService],
+) -> None:
+    from complaintops.embedded import find_free_port
+
+    nowhere = redis.Redis.from_url(f"redis://127.0.0.1:{find_free_port()}/0", socket_timeout=1)
+    jobs = AlertJobs(make_service(only("follow_up_overdue")), LeaderLock(nowhere))
+    assert jobs.evaluate() is None
+    assert jobs.deliver() is None
+
+
+def test_the_scheduler_runs_both_jobs_at_their_intervals(
+    make_service: Callable[..., AlertService], redis_client: redis.Redis
+) -> None:
+    jobs = AlertJobs(make_service(), LeaderLock(redis_client))
+    scheduler = build_scheduler(jobs, evaluate_seconds=30, deliver_seconds=5)
+    found = {job.id: job for job in scheduler.get_jobs()}
+    assert set(found) == {"alerts.evaluate", "alerts.deliver"}
+    assert found["alerts.evaluate"].trigger.interval.total_seconds() == 30
+    assert found["alerts.deliver"].trigger.interval.total_seconds() == 5
+    assert all(job.max_instances == 1 and job.coalesce for job in found.values())
