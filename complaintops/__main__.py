@@ -1,0 +1,5 @@
+import sys
+
+from complaintops.cli import main
+
+sys.exit(main())
