@@ -1,0 +1,119 @@
+"""Ingest: the metrics consumer against a bare kafka-python loop on the same topic.
+
+Both read the same records from the same broker in the same run with the
+same poll size. The bare loop only polls and JSON-decodes; the metrics
+consumer validates, checks duplicates, applies every metric and the points
+and stores them in Redis. Timing starts at each side's first record (the
+embedded broker's group join wait is excluded from both).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer
+
+from bench.common import TZ, Services, new_topic, produce, simulated
+from consumers.loop import ConsumerLoop, LoopConfig
+from consumers.process import tune_for_throughput
+from consumers.sink import BatchSummary
+from metrics.sink import RedisSink
+
+POLL_RECORDS = 2000
+
+
+def bare_loop(bootstrap: str, topic: str, total: int) -> float:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-bare-{time.time_ns()}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=POLL_RECORDS,
+        fetch_max_bytes=8 * 1024 * 1024,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        max_poll_interval_ms=6000,
+    )
+    seen = 0
+    started: float | None = None
+    while seen < total:
+        polled = consumer.poll(timeout_ms=500, max_records=POLL_RECORDS)
+        for messages in polled.values():
+            if started is None and messages:
+                started = time.perf_counter()
+            for message in messages:
+                try:  # noqa: SIM105  (suppress() would slow the reference loop)
+                    orjson.loads(message.value)
+                except orjson.JSONDecodeError:
+                    pass
+                seen += 1
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return elapsed
+
+
+class _Counter:
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.seen = 0
+        self.first: float | None = None
+        self.done = threading.Event()
+        self.finished_at = 0.0
+
+    def on_batch(
+        self, group: str, summary: BatchSummary, seconds: float, lag: dict[int, int]
+    ) -> None:
+        if self.first is None:
+            self.first = time.perf_counter() - seconds
+        self.seen += summary.applied + summary.duplicates + len(summary.invalid) + summary.skipped
+        if self.seen >= self.total and not self.done.is_set():
+            self.finished_at = time.perf_counter()
+            self.done.set()
+
+    def on_idle(self, *args: Any) -> None: ...
+    def on_error(self, *args: Any) -> None: ...
+    def on_dead_letter(self, *args: Any) -> None: ...
+    def on_commit(self, *args: Any) -> None: ...
+
+
+def metrics_loop(services: Services, topic: str, total: int) -> float:
+    client = services.redis()
+    client.flushall()
+    sink = RedisSink(client, "bench-metrics", TZ)
+    counter = _Counter(total)
+    config = LoopConfig(
+        bootstrap=services.bootstrap,
+        topic=topic,
+        group="bench-metrics",
+        batch_size=POLL_RECORDS,
+        embedded=True,
+    )
+    loop = ConsumerLoop(config, sink, None, counter)
+    tune_for_throughput()  # as `complaintops consume` does for its process
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    if not counter.done.wait(600):
+        raise RuntimeError(f"metrics consumer stored {counter.seen} of {total} records in 600 s")
+    loop.stop()
+    thread.join(30)
+    assert counter.first is not None
+    return counter.finished_at - counter.first
+
+
+def run(services: Services, records: int = 200_000) -> dict[str, float]:
+    events = simulated(records)
+    topic = new_topic(services.bootstrap, f"bench-ingest-{time.time_ns()}")
+    highwater = produce(services.bootstrap, topic, events)
+    total = sum(highwater.values())
+    bare = bare_loop(services.bootstrap, topic, total)
+    ours = metrics_loop(services, topic, total)
+    return {
+        "records": total,
+        "events_per_s": round(total / ours),
+        "bare_events_per_s": round(total / bare),
+        "ratio": round(bare / ours, 3),
+    }
