@@ -12,21 +12,139 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from events.batch import BatchResult, RecordResult
 from events.machine import Outcome
-from events.periods import periods_at
+from events.periods import periods_of_day
 from events.projection import Footprint, footprint
 from events.scoring import Award
 from events.state import CaseState
-from events.timeutil import DAY_SECONDS, hour_start
+from events.timeutil import DAY_SECONDS, hour_start, local_date
 from metrics import keys
 from metrics.codec import encode_state
 
 # Upper bounds (hours) of the time-in-stage histogram bins; the last is open.
 STAGE_TIME_BINS_HOURS: tuple[float, ...] = (1, 4, 8, 24, 48, 72, 120, 168, 336)
 THROUGHPUT_RETENTION_DAYS = 45
+
+
+# Local hours and days start on UTC quarter hours in today's time zones, so
+# both are looked up once per quarter hour. A quarter in which they change
+# (a historical offset such as local mean time) is computed each time.
+QUARTER = 900
+
+
+def _quarter(at: float) -> int | None:
+    """The UTC quarter hour of ``at``; None within a microsecond of its edge,
+    where datetime's rounding to microseconds may put it in the next one."""
+    quarter, into = divmod(at, QUARTER)
+    return int(quarter) if 1e-6 < into < QUARTER - 1e-6 else None
+
+
+def _hour_start(at: float, tz: ZoneInfo) -> int:
+    quarter = _quarter(at)
+    cached = _hour_start_of_quarter(quarter, tz) if quarter is not None else None
+    return cached if cached is not None else hour_start(at, tz)
+
+
+@lru_cache(maxsize=65_536)
+def _hour_start_of_quarter(quarter: int, tz: ZoneInfo) -> int | None:
+    first = hour_start(quarter * QUARTER, tz)
+    return first if hour_start(quarter * QUARTER + QUARTER - 1, tz) == first else None
+
+
+def _local_day(at: float, tz: ZoneInfo) -> date:
+    quarter = _quarter(at)
+    cached = _local_day_of_quarter(quarter, tz) if quarter is not None else None
+    return cached if cached is not None else local_date(at, tz)
+
+
+@lru_cache(maxsize=65_536)
+def _local_day_of_quarter(quarter: int, tz: ZoneInfo) -> date | None:
+    first = local_date(quarter * QUARTER, tz)
+    return first if local_date(quarter * QUARTER + QUARTER - 1, tz) == first else None
+
+
+@lru_cache(maxsize=4096)
+def _award_keys(day: date) -> tuple[tuple[str, str, str], ...]:
+    """Per period containing ``day``: its handler board, team board and
+    handler-to-team hash."""
+    return tuple(
+        (
+            keys.leaderboard(period.kind, period.key, "handler"),
+            keys.leaderboard(period.kind, period.key, "team"),
+            keys.leaderboard_teams(period.kind, period.key),
+        )
+        for period in periods_of_day(day)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _HandlerKeys:
+    team_wip: str
+    team_handlers: str
+    load: str
+    team_deadlines: str
+    team_follow_ups: str
+    handler_follow_ups: str
+    team_opened: str
+    team_paused: str
+
+
+@lru_cache(maxsize=16_384)
+def _handler_keys(team: str, handler: str) -> _HandlerKeys:
+    return _HandlerKeys(
+        team_wip=keys.TEAM_WIP.format(team),
+        team_handlers=keys.TEAM_HANDLERS.format(team),
+        load=keys.HANDLER_LOAD.format(handler),
+        team_deadlines=keys.TEAM_DEADLINES.format(team),
+        team_follow_ups=keys.TEAM_FOLLOW_UPS.format(team),
+        handler_follow_ups=keys.HANDLER_FOLLOW_UPS.format(handler),
+        team_opened=keys.TEAM_OPENED.format(team),
+        team_paused=keys.TEAM_PAUSED.format(team),
+    )
+
+
+def _contributions(
+    fp: Footprint | None, state: CaseState | None
+) -> tuple[set[tuple[str, str]], dict[str, float]]:
+    """What an open case adds: the counters it adds one to, and its score in
+    each due-time index. Nothing for an unknown or closed case."""
+    if fp is None or state is None:
+        return set(), {}
+    team, handler = fp.team_id, fp.handler_id
+    k = _handler_keys(team, handler)
+    counters = {
+        (keys.WIP, fp.stage),
+        (keys.TEAM_OPEN, team),
+        (k.team_wip, fp.stage),
+        (k.team_handlers, handler),
+        (k.load, "open"),
+    }
+    if fp.urgent:
+        counters.add((k.load, "urgent"))
+    if fp.major:
+        counters.add((k.load, "major"))
+    if fp.regulator:
+        counters.add((k.load, "regulator"))
+    indexed: dict[str, float] = {keys.OPENED: state.opened_at, k.team_opened: state.opened_at}
+    if fp.deadline is not None:
+        indexed[keys.DEADLINES] = fp.deadline
+        indexed[k.team_deadlines] = fp.deadline
+    if fp.follow_up_due is not None:
+        indexed[keys.FOLLOW_UPS] = fp.follow_up_due
+        indexed[k.team_follow_ups] = fp.follow_up_due
+        indexed[k.handler_follow_ups] = fp.follow_up_due
+    if fp.paused is not None:
+        # Scored by d = deadline base - paused_since (events.clock.paused_offset):
+        # breached / at risk / due today are then range queries on d.
+        base, since = fp.paused
+        indexed[keys.PAUSED] = base - since
+        indexed[k.team_paused] = base - since
+    return counters, indexed
 
 
 def stage_time_bin(seconds: float) -> str:
@@ -83,7 +201,7 @@ class MetricsDelta:
     def _flow(
         self, direction: str, stage: str, team: str, at: float, tz: ZoneInfo, now: float
     ) -> None:
-        hour = hour_start(at, tz)
+        hour = _hour_start(at, tz)
         expires = hour + THROUGHPUT_RETENTION_DAYS * DAY_SECONDS
         if expires <= now:
             return  # older than the retained history
@@ -93,69 +211,41 @@ class MetricsDelta:
         self.expire_at[key] = expires
 
     def add_award(self, award: Award, tz: ZoneInfo) -> None:
-        for period in periods_at(award.occurred_at, tz):
-            self.zincr[
-                (keys.leaderboard(period.kind, period.key, "handler"), award.handler_id)
-            ] += award.points
-            self.zincr[(keys.leaderboard(period.kind, period.key, "team"), award.team_id)] += (
-                award.points
-            )
-            self.hset[keys.leaderboard_teams(period.kind, period.key)][award.handler_id] = (
-                award.team_id
-            )
+        for handler_board, team_board, teams in _award_keys(_local_day(award.occurred_at, tz)):
+            self.zincr[(handler_board, award.handler_id)] += award.points
+            self.zincr[(team_board, award.team_id)] += award.points
+            self.hset[teams][award.handler_id] = award.team_id
 
     # -- live contributions ----------------------------------------------------
 
     def move_case(
         self, case_id: str, before: CaseState | None, after: CaseState | None, tz: ZoneInfo
     ) -> None:
-        """Move a case's contributions from its state before to its state after."""
+        """Move a case's contributions from its state before to its state after.
+
+        Only the difference is written: a counter both footprints share and an
+        index entry whose score did not change cost nothing.
+        """
         old = footprint(before, tz)
         new = footprint(after, tz)
         if old != new:
-            if old is not None:
-                self._contribute(case_id, old, before, -1)
-            if new is not None:
-                self._contribute(case_id, new, after, +1)
+            old_counts, old_indexed = _contributions(old, before)
+            new_counts, new_indexed = _contributions(new, after)
+            hincr = self.hincr
+            for counter in old_counts:
+                if counter not in new_counts:
+                    hincr[counter] -= 1
+            for counter in new_counts:
+                if counter not in old_counts:
+                    hincr[counter] += 1
+            for key in old_indexed:
+                if key not in new_indexed:
+                    self.zrem[key].add(case_id)
+            for key, score in new_indexed.items():
+                if old_indexed.get(key) != score:
+                    self.zadd[key][case_id] = score
         if after is not None and after is not before:
             self.states[keys.case(case_id)] = encode_state(after)
-
-    def _contribute(self, case_id: str, fp: Footprint, state: CaseState | None, sign: int) -> None:
-        assert state is not None
-        team, handler = fp.team_id, fp.handler_id
-        self.hincr[(keys.WIP, fp.stage)] += sign
-        self.hincr[(keys.TEAM_OPEN, team)] += sign
-        self.hincr[(keys.TEAM_WIP.format(team), fp.stage)] += sign
-        self.hincr[(keys.TEAM_HANDLERS.format(team), handler)] += sign
-        load = keys.HANDLER_LOAD.format(handler)
-        self.hincr[(load, "open")] += sign
-        if fp.urgent:
-            self.hincr[(load, "urgent")] += sign
-        if fp.major:
-            self.hincr[(load, "major")] += sign
-        if fp.regulator:
-            self.hincr[(load, "regulator")] += sign
-        indexed: list[tuple[str, float | None]] = [
-            (keys.DEADLINES, fp.deadline),
-            (keys.TEAM_DEADLINES.format(team), fp.deadline),
-            (keys.FOLLOW_UPS, fp.follow_up_due),
-            (keys.TEAM_FOLLOW_UPS.format(team), fp.follow_up_due),
-            (keys.HANDLER_FOLLOW_UPS.format(handler), fp.follow_up_due),
-            (keys.OPENED, state.opened_at),
-            (keys.TEAM_OPENED.format(team), state.opened_at),
-        ]
-        if fp.paused is not None:
-            # Scored by d = deadline base - paused_since (events.clock.paused_offset):
-            # breached / at risk / due today are then range queries on d.
-            base, since = fp.paused
-            indexed += [(keys.PAUSED, base - since), (keys.TEAM_PAUSED.format(team), base - since)]
-        for key, score in indexed:
-            if score is None:
-                continue
-            if sign > 0:
-                self.zadd[key][case_id] = score
-            else:
-                self.zrem[key].add(case_id)
 
     # -- a whole batch -----------------------------------------------------------
 

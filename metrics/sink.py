@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import redis
 
-from consumers.sink import BatchSummary, SinkNotReady, SinkUnavailable, split_stored
+from consumers.sink import BatchSummary, SinkNotReady, SinkUnavailable
 from events.batch import Decoded, RawRecord, case_ids, decode_all, run_batch
 from events.machine import Outcome
 from events.scoring import DEFAULT_RULES, RuleSource
@@ -151,11 +151,12 @@ class RedisSink:
         for (topic, partition), value in zip(partitions, stored_values, strict=True):
             if value is not None:
                 stored.setdefault(topic, {})[partition] = int(value)
-        fresh_records, skipped = split_stored([d[0] for d in decoded_all], stored)
-        fresh_offsets = {(r.topic, r.partition, r.offset) for r in fresh_records}
         decoded = [
-            d for d in decoded_all if (d[0].topic, d[0].partition, d[0].offset) in fresh_offsets
+            d
+            for d in decoded_all
+            if d[0].offset > stored.get(d[0].topic, {}).get(d[0].partition, -1)
         ]
+        skipped = len(decoded_all) - len(decoded)
         raw_states = state_reads[0] if ids else []
         states = {
             cid: decode_state(cid, raw) if raw is not None else None
@@ -171,12 +172,10 @@ class RedisSink:
                 if r.outcome is Outcome.INVALID
             ]
 
-        new_offsets = [
-            int(stored_values[i]) if stored_values[i] is not None else None
-            for i in range(len(partitions))
-        ]
-        for record in fresh_records:
-            i = partitions.index((record.topic, record.partition))
+        new_offsets = [int(v) if v is not None else None for v in stored_values]
+        position = {tp: i for i, tp in enumerate(partitions)}
+        for record, _, _ in decoded:
+            i = position[(record.topic, record.partition)]
             current = new_offsets[i]
             new_offsets[i] = record.offset if current is None else max(current, record.offset)
         expected = [_text(v) if v is not None else False for v in stored_values]
