@@ -68,20 +68,33 @@ def used_memory(client: redis.Redis) -> int:
     return int(client.info("memory")["used_memory"])
 
 
+def flush_and_settle(client: redis.Redis, timeout: float = 120.0) -> None:
+    """Empty Redis and wait until nothing is left to free.
+
+    A SYNC flush returns at once when the keyspace is already empty, while an
+    earlier lazy flush (another benchmark's) may still be freeing memory in
+    the background; a reading taken then would shrink while we fill.
+    """
+    client.flushall(asynchronous=False)
+    deadline = time.monotonic() + timeout
+    while int(client.info("memory").get("lazyfree_pending_objects", 0)) > 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError("Redis still freeing memory after the flush")
+        time.sleep(0.1)
+
+
 def run(
     services: Services, open_cases: int = 100_000, closed_cases: int = 1_000_000
 ) -> dict[str, float]:
     client = services.redis()
-    # Synchronously: Valkey frees a plain FLUSHALL lazily, in the background,
-    # and the base reading would include what is still being freed.
-    client.flushall(asynchronous=False)
+    flush_and_settle(client)
     now = time.time()
     base = used_memory(client)
     _fill(client, 0, open_cases, True, now)
     with_open = used_memory(client)
     _fill(client, open_cases, closed_cases, False, now)
     with_closed = used_memory(client)
-    client.flushall(asynchronous=False)
+    flush_and_settle(client)
     return {
         "open_cases": open_cases,
         "closed_cases": closed_cases,

@@ -6,6 +6,7 @@ Tests isolate from each other by topic and consumer-group names (``new_topic``,
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import uuid
@@ -35,6 +36,19 @@ BROWSER_BINARIES = (Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"))
 TOPIC_PARTITIONS = 3
 
 _SERVICE_FIXTURES = {"kafka_bootstrap", "valkey_url", "redis_client", "new_topic", "topic_factory"}
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A command run in-process replaces the root logger's handler with one on
+    the test's captured stderr, which pytest closes after the test: restore the
+    root logger so later tests' threads (e.g. the browser tests' server) do not
+    log into a closed stream."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 # -- hooks ---------------------------------------------------------------------
