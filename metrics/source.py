@@ -85,7 +85,8 @@ def iter_logged_events(
         .order_by(CaseEventRow.case_id, CaseEventRow.seq)
     )
     result = connection.execute(query, execution_options={"yield_per": fetch_rows})
-    yield from result.tuples()
+    for case_id, payload in result:
+        yield case_id, payload
 
 
 def rejected_counts(connection: Connection, topic: str, up_to: Positions) -> dict[str, int]:
