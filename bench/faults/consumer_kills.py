@@ -2,8 +2,8 @@
 
 The whole stream is produced first; both consumers run as ``complaintops
 consume`` processes. The metrics consumer is killed at seeded random points
-of its progress — the stretch from 3 % to 80 % of the stream is cut into one
-slot per kill and a point is drawn in each; the kill comes a random 0–0.15 s
+of its progress — the stretch from 3 % to 70 % of the stream is cut into one
+slot per kill and a point is drawn in each; the kill comes a random 0–0.05 s
 after the consumer stored a batch at or past its point — and started again
 at once. After each kill the group's committed offsets must not be
 ahead of what Redis stored (commit only after store). At the end the API
@@ -37,9 +37,9 @@ NAME: Final = "consumer_kills"
 SEED: Final = 20_261_201
 BATCH_SIZE: Final = 200
 FIRST_KILL_SHARE: Final = 0.03
-LAST_KILL_SHARE: Final = 0.80
-LONGEST_DELAY: Final = 0.15
-PROGRESS_POLL: Final = 0.02
+LAST_KILL_SHARE: Final = 0.70
+LONGEST_DELAY: Final = 0.05
+PROGRESS_POLL: Final = 0.005
 
 
 def sizes(quick: bool) -> tuple[int, int]:
