@@ -73,6 +73,8 @@ class _Rebalance(ConsumerRebalanceListener):
         self.loop = loop
 
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        for tp in revoked:
+            self.loop.last_commit.pop(tp, None)
         log.info(
             "%s: partitions revoked: %s",
             self.loop.config.group,
@@ -107,6 +109,8 @@ class ConsumerLoop:
         self.consumer: KafkaConsumer | None = None
         self.needs_seek = True
         self.stop_event = threading.Event()
+        # The offsets last sent to Kafka per partition (committed on the way out).
+        self.last_commit: dict[TopicPartition, OffsetAndMetadata] = {}
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -124,6 +128,7 @@ class ConsumerLoop:
                 self.step(consumer)
         finally:
             log.info("%s: stopping", self.config.group)
+            self._commit_last(consumer)
             try:
                 consumer.close(autocommit=False)
             except Exception:
@@ -279,22 +284,50 @@ class ConsumerLoop:
                 delay = min(delay * 2, self.config.retry_max)
 
     def _commit(self, consumer: KafkaConsumer, records: list[RawRecord]) -> None:
+        """Commit the batch's offsets to Kafka without waiting for the answer.
+
+        The sink already stored the effects with their offsets: those are the
+        truth the loop seeks to, and the group's committed offsets only follow
+        them (for lag monitoring and tools). So the commit need not hold up the
+        next batch; the answer is handled inside a later poll.
+        """
         highest: dict[TopicPartition, int] = {}
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
             highest[tp] = max(highest.get(tp, -1), record.offset)
         offsets = {tp: OffsetAndMetadata(offset + 1, "", -1) for tp, offset in highest.items()}
+        self.last_commit.update(offsets)
         try:
-            consumer.commit(offsets=offsets)
-            self.sensor.on_commit(
-                self.config.group, {tp.partition: o.offset for tp, o in offsets.items()}
-            )
+            consumer.commit_async(offsets=offsets, callback=self._committed)
         except KafkaError as exc:
-            # The effects and their offsets are stored in the sink; a failed
-            # commit only delays the group's visible position.
-            log.warning(
-                "%s: commit failed (%s); the sink holds the position", self.config.group, exc
-            )
+            self._commit_failed(exc)
+
+    def _committed(
+        self, offsets: dict[TopicPartition, OffsetAndMetadata], response: object
+    ) -> None:
+        if isinstance(response, Exception):
+            self._commit_failed(response)
+            return
+        self.sensor.on_commit(
+            self.config.group, {tp.partition: o.offset for tp, o in offsets.items()}
+        )
+
+    def _commit_failed(self, exc: Exception) -> None:
+        # The effects and their offsets are stored in the sink; a failed
+        # commit only delays the group's visible position.
+        log.warning("%s: commit failed (%s); the sink holds the position", self.config.group, exc)
+
+    def _commit_last(self, consumer: KafkaConsumer) -> None:
+        """On the way out: wait for the last offsets to be committed (best effort)."""
+        # Only partitions still assigned: another member may have moved past
+        # the offsets we last sent for a partition we lost in a rebalance.
+        try:
+            assigned = consumer.assignment()
+            offsets = {tp: o for tp, o in self.last_commit.items() if tp in assigned}
+            if offsets:
+                consumer.commit(offsets=offsets, timeout_ms=5000)
+        except Exception as exc:
+            self._commit_failed(exc)
 
     # -- lag ---------------------------------------------------------------------------
 
