@@ -55,7 +55,13 @@ def deadline(clock: DecisionClock, tz: ZoneInfo, at: float | None = None) -> flo
     return end_of_local_day(deadline_base(clock, tz) + current_pause, tz)
 
 
-@lru_cache(maxsize=262_144)
+# Sized for one batch: a case's deadline is evaluated before and after the
+# batch, and a few times inside it. Each entry costs about 240 bytes, so a
+# cache sized for every open case would hold tens of MiB in every process.
+DEADLINE_CACHE_ENTRIES = 16_384
+
+
+@lru_cache(maxsize=DEADLINE_CACHE_ENTRIES)
 def _fixed_deadline(start: float, limit_days: int, paused_total: float, tz: ZoneInfo) -> float:
     """The deadline of a clock that is not paused now (pure, so cached: it is
     evaluated for every case an event touches, before and after)."""

@@ -50,7 +50,7 @@ def _hour_start(at: float, tz: ZoneInfo) -> int:
     return cached if cached is not None else hour_start(at, tz)
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=8192)
 def _hour_start_of_quarter(quarter: int, tz: ZoneInfo) -> int | None:
     first = hour_start(quarter * QUARTER, tz)
     return first if hour_start(quarter * QUARTER + QUARTER - 1, tz) == first else None
@@ -62,13 +62,13 @@ def _local_day(at: float, tz: ZoneInfo) -> date:
     return cached if cached is not None else local_date(at, tz)
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=8192)
 def _local_day_of_quarter(quarter: int, tz: ZoneInfo) -> date | None:
     first = local_date(quarter * QUARTER, tz)
     return first if local_date(quarter * QUARTER + QUARTER - 1, tz) == first else None
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _award_keys(day: date) -> tuple[tuple[str, str, str], ...]:
     """Per period containing ``day``: its handler board, team board and
     handler-to-team hash."""
@@ -94,7 +94,7 @@ class _HandlerKeys:
     team_paused: str
 
 
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=4096)
 def _handler_keys(team: str, handler: str) -> _HandlerKeys:
     return _HandlerKeys(
         team_wip=keys.TEAM_WIP.format(team),
