@@ -64,6 +64,10 @@ def make_consumer(config: LoopConfig) -> KafkaConsumer:
         auto_offset_reset="earliest",
         max_poll_records=config.batch_size,
         fetch_max_bytes=8 * 1024 * 1024,
+        # A broker may hold a fetch for this long before answering: the wall's
+        # freshness depends on it (p95 232 -> 54 ms at 1,000 events/s with the
+        # 500 ms default -> 100 ms), and throughput does not.
+        fetch_max_wait_ms=100,
         **timeouts,
     )
 
