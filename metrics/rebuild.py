@@ -34,10 +34,12 @@ from events.scoring import DEFAULT_RULES, RuleSource
 from events.state import CaseState
 from metrics import keys
 from metrics.delta import MetricsDelta
+from metrics.sink import outbox_entry
 from metrics.source import (
     FETCH_ROWS,
     LoggedEvent,
     Positions,
+    invalid_records_between,
     iter_logged_events,
     read_transaction,
     rejected_counts,
@@ -231,6 +233,8 @@ class RebuildReport:
     totals: ReplayTotals
     offsets: dict[int, int] = field(default_factory=dict)
     removed_keys: int = 0
+    # Invalid records put back into the dead-letter outbox (None: not asked).
+    dead_letters_queued: int | None = None
     built_at: float = 0.0
     clear_seconds: float = 0.0
     replay_seconds: float = 0.0
@@ -247,6 +251,12 @@ class RebuildReport:
             f"metrics offsets set to the store's (partition:offset): {positions}",
             f"read model rebuilt in {self.total_seconds:.2f} s",
         ]
+        if self.dead_letters_queued is not None:
+            out.insert(
+                -1,
+                f"dead letters queued for the invalid records the metrics group had not "
+                f"committed: {self.dead_letters_queued}",
+            )
         if t.not_applied:
             out.insert(2, f"warning: {t.not_applied} logged events were not applied by the rules")
         return out
@@ -264,12 +274,20 @@ def rebuild(
     chunk: int = CASES_PER_WRITE,
     store_group: str = STORE_GROUP,
     fetch_rows: int = FETCH_ROWS,
+    committed: dict[int, int] | None = None,
 ) -> RebuildReport:
     """Rebuild the read model of consumer group ``group`` from the SQL store.
 
     ``chunk`` is the number of cases whose writes go in one pipeline. When the
     rebuild fails part way, the build marker stays absent and the live
     consumer keeps waiting: run it again.
+
+    ``committed``: the group's committed Kafka offsets (next offset to read per
+    partition). The group resumes after the store's positions, so the invalid
+    records between the two would never be dead-lettered: they go into the
+    group's dead-letter outbox, which the consumer publishes first. The group
+    commits only after publishing, so nothing is missed; a record may go out
+    twice (at least once).
     """
     if chunk < 1:
         raise ValueError("chunk must be at least 1")
@@ -291,6 +309,7 @@ def rebuild(
             store_group,
             fetch_rows,
             started,
+            committed,
         )
     finally:
         redis_client.delete(keys.REBUILDING)
@@ -309,6 +328,7 @@ def _rebuild(
     store_group: str,
     fetch_rows: int,
     started: float,
+    committed: dict[int, int] | None,
 ) -> RebuildReport:
     report.removed_keys = clear_read_model(redis_client)
     cleared = time.perf_counter()
@@ -327,9 +347,27 @@ def _rebuild(
             cases_per_delta=chunk,
             fetch_rows=fetch_rows,
         )
+        unpublished = (
+            invalid_records_between(
+                connection,
+                topic,
+                after={p: o - 1 for p, o in committed.items()},
+                up_to=report.offsets,
+            )
+            if committed is not None
+            else []
+        )
     writer.finish()
     report.replay_seconds = time.perf_counter() - cleared
     with redis_client.pipeline(transaction=True) as pipe:
+        if committed is not None:
+            report.dead_letters_queued = len(unpublished)
+            entries = [
+                outbox_entry(RawRecord(topic, partition, offset, raw), reason or "invalid")
+                for partition, offset, raw, reason in unpublished
+            ]
+            for first in range(0, len(entries), 5000):
+                pipe.rpush(keys.DEAD_LETTER_OUTBOX.format(group), *entries[first : first + 5000])
         for partition, offset in report.offsets.items():
             pipe.set(keys.offset(group, topic, partition), offset)
         pipe.hset(

@@ -167,7 +167,7 @@ class RedisSink:
         delta.add_batch(batch, self.tz, self.clock())
         if self.outbox_key is not None:
             delta.rpush[self.outbox_key] = [
-                _outbox_entry(r.record, r.reason or "invalid")
+                outbox_entry(r.record, r.reason or "invalid")
                 for r in batch.results
                 if r.outcome is Outcome.INVALID
             ]
@@ -231,7 +231,8 @@ class RedisSink:
             raise SinkUnavailable(f"Redis: {exc}") from exc
 
 
-def _outbox_entry(record: RawRecord, reason: str) -> bytes:
+def outbox_entry(record: RawRecord, reason: str) -> bytes:
+    """One dead letter as the outbox keeps it (JSON: origin, key, value, reason)."""
     return orjson.dumps(
         {
             "topic": record.topic,

@@ -85,8 +85,7 @@ def iter_logged_events(
         .order_by(CaseEventRow.case_id, CaseEventRow.seq)
     )
     result = connection.execute(query, execution_options={"yield_per": fetch_rows})
-    for case_id, payload in result:
-        yield case_id, payload
+    yield from result
 
 
 def rejected_counts(connection: Connection, topic: str, up_to: Positions) -> dict[str, int]:
@@ -101,6 +100,32 @@ def rejected_counts(connection: Connection, topic: str, up_to: Positions) -> dic
         "duplicates": by_kind.get(REJECTED_DUPLICATE, 0),
         "invalid": by_kind.get(REJECTED_INVALID, 0),
     }
+
+
+def invalid_records_between(
+    connection: Connection, topic: str, after: Positions, up_to: Positions
+) -> list[tuple[int, int, bytes | None, str | None]]:
+    """(partition, offset, raw value, reason) of the invalid records above
+    ``after`` (a partition missing there: from its start) and at or below
+    ``up_to``, ordered by partition and offset."""
+    limits = [
+        and_(
+            RejectedEvent.partition == partition,
+            RejectedEvent.offset > after.get(partition, -1),
+            RejectedEvent.offset <= offset,
+        )
+        for partition, offset in sorted(up_to.items())
+    ]
+    if not limits:
+        return []
+    query = (
+        select(
+            RejectedEvent.partition, RejectedEvent.offset, RejectedEvent.raw, RejectedEvent.reason
+        )
+        .where(RejectedEvent.topic == topic, RejectedEvent.kind == REJECTED_INVALID, or_(*limits))
+        .order_by(RejectedEvent.partition, RejectedEvent.offset)
+    )
+    return [(p, o, raw, reason) for p, o, raw, reason in connection.execute(query)]
 
 
 def iter_ledger(

@@ -7,11 +7,13 @@ import sys
 from typing import Any
 
 import redis
+from kafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
 
 from complaintops.commands import first_line
 from complaintops.runtime import Runtime
 from config import load_settings
+from consumers.committed import committed_offsets
 from metrics.rebuild import CASES_PER_WRITE, rebuild
 
 
@@ -38,6 +40,19 @@ def run(args: argparse.Namespace) -> int:
     runtime = Runtime.from_settings(load_settings())
     settings = runtime.settings
     print("rebuilding the read model; the metrics consumer waits until it is done")
+    committed: dict[int, int] | None
+    try:
+        committed = committed_offsets(
+            runtime.kafka_bootstrap, settings.metrics_group, settings.topic
+        )
+    except KafkaError as exc:
+        committed = None
+        print(
+            f"warning: the metrics group's committed offsets are unknown ({first_line(exc)}); "
+            "invalid records it had not handled will not be dead-lettered "
+            "(they stay in the store's rejected_events)",
+            file=sys.stderr,
+        )
     try:
         report = rebuild(
             runtime.redis,
@@ -48,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             tz=runtime.tz,
             rules=runtime.rule_source(),
             chunk=args.chunk,
+            committed=committed,
         )
     except (redis.RedisError, SQLAlchemyError) as exc:
         print(f"rebuild failed: {first_line(exc)}", file=sys.stderr)

@@ -11,7 +11,10 @@ import redis
 from sqlalchemy import Engine
 
 from complaintops import cli
+from complaintops.embedded import find_free_port
 from consumers.sink import SinkNotReady
+from events.batch import RawRecord, decode_all, run_batch
+from events.machine import Outcome
 from events.scoring import DEFAULT_RULES
 from metrics import keys
 from metrics.delta import MetricsDelta
@@ -178,9 +181,12 @@ def test_the_commands_rebuild_and_reconcile(
     out = capsys.readouterr().out
     assert "co:wip intake: expected" in out and "drift: 1 differences" in out
     redis_client.flushall()
+    monkeypatch.setenv("COMPLAINTOPS_KAFKA_BOOTSTRAP", f"127.0.0.1:{find_free_port()}")
     assert cli.main(["rebuild"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "replayed" in out and "read model rebuilt" in out
+    # No broker: the rebuild goes on and says which dead letters it cannot queue.
+    assert "committed offsets are unknown" in err and "rejected_events" in err
     assert cli.main(["reconcile", "--wait", "0"]) == 0
     assert "no drift" in capsys.readouterr().out
 
@@ -201,3 +207,59 @@ def test_replay_emits_a_delta_per_chunk_of_cases_and_skips_what_no_longer_applie
     assert totals.applied == len(logged) - 1
     assert totals.gaps == 1
     assert [len(d.states) for d in deltas] == [1, 1, 1]
+
+
+def test_invalid_records_the_metrics_group_never_committed_are_queued_as_dead_letters(
+    redis_client: redis.Redis, engine: Engine, store_sink: SqlSink
+) -> None:
+    records = stream()
+    feed(records, store_sink)
+    # The metrics group had committed up to here when Redis was lost (next offset).
+    committed = {p: offset + 1 for p, offset in last_offsets(records[: len(records) // 3]).items()}
+    expected = [
+        (r.partition, r.offset, r.value, reason)
+        for r, reason in invalid_records_by_the_core(records)
+        if r.offset >= committed.get(r.partition, 0)
+    ]
+    assert 0 < len(expected) < sum(1 for _ in invalid_records_by_the_core(records))
+    redis_client.flushall()
+    outbox = keys.DEAD_LETTER_OUTBOX.format(METRICS_GROUP)
+
+    report = rebuild(
+        redis_client,
+        engine,
+        group=METRICS_GROUP,
+        topic=TOPIC,
+        tz=SHANGHAI,
+        now=NOW,
+        committed=committed,
+    )
+
+    queued = RedisSink(
+        redis_client, METRICS_GROUP, SHANGHAI, dead_letter_outbox=True
+    ).pending_dead_letters()
+    assert report.dead_letters_queued == len(expected) == redis_client.llen(outbox)
+    assert sorted((r.partition, r.offset, r.value, reason) for r, reason in queued) == sorted(
+        expected
+    )
+    assert any("dead letters queued" in line for line in report.lines())
+
+
+def test_without_committed_offsets_no_dead_letter_is_queued(
+    redis_client: redis.Redis, engine: Engine, store_sink: SqlSink
+) -> None:
+    feed(stream(), store_sink)
+    redis_client.flushall()
+    report = rebuild(redis_client, engine, group=METRICS_GROUP, topic=TOPIC, tz=SHANGHAI, now=NOW)
+    assert report.dead_letters_queued is None
+    assert redis_client.llen(keys.DEAD_LETTER_OUTBOX.format(METRICS_GROUP)) == 0
+
+
+def invalid_records_by_the_core(
+    records: tuple[RawRecord, ...],
+) -> Iterator[tuple[RawRecord, str]]:
+    """The records the pure core finds invalid (form or state), with the reason."""
+    batch = run_batch(decode_all(records), {}, SHANGHAI)
+    for result in batch.results:
+        if result.outcome is Outcome.INVALID:
+            yield result.record, result.reason or "invalid"
