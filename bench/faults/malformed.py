@@ -1,7 +1,9 @@
-"""A seeded generator of records that case-events-v1.md calls invalid.
+"""A generator of records that case-events-v1.md calls invalid.
 
-It is a plain ``random.Random``-driven generator (not Hypothesis): the same
-seed gives the same records, so a failure can be replayed. Three families:
+``malformed_records`` draws them with Hypothesis: it picks each record's kind
+and drives every random choice inside it (``st.randoms``), from a fixed seed,
+so the same seed gives the same records and a failure can be replayed.
+``MalformedRecords`` itself takes any ``random.Random``. Three families:
 
 * form: a valid event of the stream with one rule broken — a required field
   dropped, a field of the wrong JSON type, a value outside its enumeration, a
@@ -27,6 +29,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
+
+import hypothesis
+from hypothesis import strategies as st
 
 from tests.oracle import STAGES, OracleCase
 
@@ -377,5 +382,30 @@ def malformed_records(
     cases: Mapping[str, OracleCase],
     after: float,
 ) -> list[Malformed]:
-    """``count`` malformed records, the same for the same seed and inputs."""
-    return MalformedRecords(random.Random(seed), templates, cases, after).draw(count)
+    """``count`` malformed records drawn by Hypothesis, the same for the same seed and inputs.
+
+    Hypothesis chooses each record's kind (weighted as in ``MalformedRecords``)
+    and feeds every random choice the kind makes, through a Random of its own.
+    """
+    records = MalformedRecords(random.Random(seed), templates, cases, after)
+    weighted = [name for name, (weight, _) in records.kinds.items() for _ in range(weight)]
+    drawn: list[Malformed] = []
+
+    @hypothesis.seed(seed)
+    @hypothesis.settings(
+        max_examples=count,
+        database=None,
+        phases=[hypothesis.Phase.generate],
+        suppress_health_check=list(hypothesis.HealthCheck),
+        deadline=None,
+    )
+    @hypothesis.given(kind=st.sampled_from(weighted), rng=st.randoms(use_true_random=False))
+    def draw(kind: str, rng: random.Random) -> None:
+        if len(drawn) < count:
+            records.rng = rng
+            drawn.append(records.kinds[kind][1]())
+
+    draw()
+    if len(drawn) != count:
+        raise RuntimeError(f"Hypothesis drew {len(drawn)} malformed records, not {count}")
+    return drawn

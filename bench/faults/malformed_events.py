@@ -149,7 +149,10 @@ def run(stage: Stage, malformed: int | None = None, valid: int | None = None) ->
     kinds = Counter(record.kind for record in records)
     findings.figure("valid_stream_records", stream.size)
     findings.figure("malformed_records", len(records))
-    findings.figure("generator", "seeded random.Random mutations (bench/faults/malformed.py)")
+    findings.figure(
+        "generator",
+        f"Hypothesis (st.sampled_from kinds, st.randoms), seed {SEED} (bench/faults/malformed.py)",
+    )
     findings.figure("kinds", dict(sorted(kinds.items())))
     with running_consumers(pipeline, stage.folder(NAME)) as consumers:
         metrics = consumers.start("metrics")
