@@ -71,13 +71,14 @@ class DeadLetterOutbox(Protocol):
     def clear_dead_letters(self, count: int) -> None: ...
 
 
+def is_fresh(record: RawRecord, stored: dict[str, dict[int, int]]) -> bool:
+    """True when ``record`` lies above its partition's stored offset (not yet applied)."""
+    return record.offset > stored.get(record.topic, {}).get(record.partition, -1)
+
+
 def split_stored(
     records: Sequence[RawRecord], stored: dict[str, dict[int, int]]
 ) -> tuple[list[RawRecord], int]:
     """Drop records whose offset is at or below the stored one; return the rest and how many were dropped."""
-    fresh: list[RawRecord] = []
-    for record in records:
-        last = stored.get(record.topic, {}).get(record.partition, -1)
-        if record.offset > last:
-            fresh.append(record)
+    fresh = [record for record in records if is_fresh(record, stored)]
     return fresh, len(records) - len(fresh)

@@ -9,9 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
-
-from events.timeutil import local_date
 
 PERIODS: tuple[str, ...] = ("day", "week", "month", "quarter")
 
@@ -56,11 +53,6 @@ def period_of(kind: str, day: date) -> Period:
         )
         return Period(kind, start, following - timedelta(days=1))
     raise ValueError(f"unknown period '{kind}': use one of {', '.join(PERIODS)}")
-
-
-def periods_at(epoch: float, tz: ZoneInfo) -> tuple[Period, ...]:
-    """Every period (day, week, month, quarter) containing the instant."""
-    return periods_of_day(local_date(epoch, tz))
 
 
 @lru_cache(maxsize=4096)

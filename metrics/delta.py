@@ -10,10 +10,11 @@ size. The rebuild uses the same class over the whole event log.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from events.batch import BatchResult, RecordResult
@@ -35,6 +36,7 @@ THROUGHPUT_RETENTION_DAYS = 45
 # both are looked up once per quarter hour. A quarter in which they change
 # (a historical offset such as local mean time) is computed each time.
 QUARTER = 900
+T = TypeVar("T")
 
 
 def _quarter(at: float) -> int | None:
@@ -44,28 +46,25 @@ def _quarter(at: float) -> int | None:
     return int(quarter) if 1e-6 < into < QUARTER - 1e-6 else None
 
 
-def _hour_start(at: float, tz: ZoneInfo) -> int:
-    quarter = _quarter(at)
-    cached = _hour_start_of_quarter(quarter, tz) if quarter is not None else None
-    return cached if cached is not None else hour_start(at, tz)
+def _per_quarter(compute: Callable[[float, ZoneInfo], T]) -> Callable[[float, ZoneInfo], T]:
+    """``compute`` looked up once per UTC quarter hour, computed directly where
+    it changes within the quarter or ``at`` sits on its edge."""
+
+    @lru_cache(maxsize=8192)
+    def of_quarter(quarter: int, tz: ZoneInfo) -> T | None:
+        first = compute(quarter * QUARTER, tz)
+        return first if compute(quarter * QUARTER + QUARTER - 1, tz) == first else None
+
+    def lookup(at: float, tz: ZoneInfo) -> T:
+        quarter = _quarter(at)
+        cached = of_quarter(quarter, tz) if quarter is not None else None
+        return cached if cached is not None else compute(at, tz)
+
+    return lookup
 
 
-@lru_cache(maxsize=8192)
-def _hour_start_of_quarter(quarter: int, tz: ZoneInfo) -> int | None:
-    first = hour_start(quarter * QUARTER, tz)
-    return first if hour_start(quarter * QUARTER + QUARTER - 1, tz) == first else None
-
-
-def _local_day(at: float, tz: ZoneInfo) -> date:
-    quarter = _quarter(at)
-    cached = _local_day_of_quarter(quarter, tz) if quarter is not None else None
-    return cached if cached is not None else local_date(at, tz)
-
-
-@lru_cache(maxsize=8192)
-def _local_day_of_quarter(quarter: int, tz: ZoneInfo) -> date | None:
-    first = local_date(quarter * QUARTER, tz)
-    return first if local_date(quarter * QUARTER + QUARTER - 1, tz) == first else None
+_hour_start = _per_quarter(hour_start)
+_local_day = _per_quarter(local_date)
 
 
 @lru_cache(maxsize=1024)

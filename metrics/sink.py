@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import redis
 
-from consumers.sink import BatchSummary, SinkNotReady, SinkUnavailable
+from consumers.sink import BatchSummary, SinkNotReady, SinkUnavailable, is_fresh
 from events.batch import Decoded, RawRecord, case_ids, decode_all, run_batch
 from events.machine import Outcome
 from events.scoring import DEFAULT_RULES, RuleSource
@@ -151,11 +151,7 @@ class RedisSink:
         for (topic, partition), value in zip(partitions, stored_values, strict=True):
             if value is not None:
                 stored.setdefault(topic, {})[partition] = int(value)
-        decoded = [
-            d
-            for d in decoded_all
-            if d[0].offset > stored.get(d[0].topic, {}).get(d[0].partition, -1)
-        ]
+        decoded = [d for d in decoded_all if is_fresh(d[0], stored)]
         skipped = len(decoded_all) - len(decoded)
         raw_states = state_reads[0] if ids else []
         states = {

@@ -22,9 +22,7 @@ from metrics.rebuild import clear_read_model, rebuild, replay_log
 from metrics.reconcile import Status, reconcile
 from metrics.sink import RedisSink
 from metrics.snapshot import Hash, read_snapshot
-from store.db import make_engine
-from store.migrate import upgrade
-from store.sink import STORE_GROUP, SqlSink
+from store.sink import SqlSink
 from tests.events.factory import SHANGHAI
 from tests.metrics.test_reconcile import (
     METRICS_GROUP,
@@ -35,28 +33,6 @@ from tests.metrics.test_reconcile import (
     scripted_values,
     stream,
 )
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url, "heads")
-    engine = make_engine(database_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
-def metrics_sink(redis_client: redis.Redis) -> RedisSink:
-    sink = RedisSink(redis_client, METRICS_GROUP, SHANGHAI, clock=lambda: NOW)
-    sink.prepare(group_has_committed=False)
-    return sink
-
-
-@pytest.fixture
-def store_sink(engine: Engine) -> SqlSink:
-    return SqlSink(engine, STORE_GROUP, SHANGHAI)
 
 
 def run_rebuild(redis_client: redis.Redis, engine: Engine, chunk: int = 5000) -> None:

@@ -24,10 +24,8 @@ from events.simulator import SimulationConfig, simulate_to_list
 from metrics import keys
 from metrics.reconcile import Difference, Status, reconcile
 from metrics.sink import RedisSink
-from store.db import make_engine
-from store.migrate import upgrade
 from store.models import PointsEntry
-from store.sink import STORE_GROUP, SqlSink
+from store.sink import SqlSink
 from tests.events.factory import SHANGHAI, CaseScript, encode, instant
 
 TOPIC = "complaints.case-events"
@@ -139,31 +137,6 @@ def last_offsets(records: Sequence[RawRecord]) -> dict[int, int]:
     for record in records:
         out[record.partition] = max(out.get(record.partition, -1), record.offset)
     return out
-
-
-# -- fixtures ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url, "heads")
-    engine = make_engine(database_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
-def metrics_sink(redis_client: redis.Redis) -> RedisSink:
-    sink = RedisSink(redis_client, METRICS_GROUP, SHANGHAI, clock=lambda: NOW)
-    sink.prepare(group_has_committed=False)
-    return sink
-
-
-@pytest.fixture
-def store_sink(engine: Engine) -> SqlSink:
-    return SqlSink(engine, STORE_GROUP, SHANGHAI)
 
 
 def check(redis_client: redis.Redis, engine: Engine, wait_seconds: float = 0.0) -> list[str]:
