@@ -33,6 +33,8 @@ class Footprint:
     major: bool
     urgent: bool
     regulator: bool
+    # When the case was opened (its place in the ageing index).
+    opened_at: float
 
 
 def footprint(state: CaseState | None, tz: ZoneInfo) -> Footprint | None:
@@ -53,4 +55,5 @@ def footprint(state: CaseState | None, tz: ZoneInfo) -> Footprint | None:
         major=state.is_major,
         urgent=state.priority == "urgent",
         regulator=state.escalated_to_regulator,
+        opened_at=state.opened_at,
     )

@@ -107,12 +107,10 @@ def _handler_keys(team: str, handler: str) -> _HandlerKeys:
     )
 
 
-def _contributions(
-    fp: Footprint | None, state: CaseState | None
-) -> tuple[set[tuple[str, str]], dict[str, float]]:
+def _contributions(fp: Footprint | None) -> tuple[set[tuple[str, str]], dict[str, float]]:
     """What an open case adds: the counters it adds one to, and its score in
     each due-time index. Nothing for an unknown or closed case."""
-    if fp is None or state is None:
+    if fp is None:
         return set(), {}
     team, handler = fp.team_id, fp.handler_id
     k = _handler_keys(team, handler)
@@ -129,7 +127,7 @@ def _contributions(
         counters.add((k.load, "major"))
     if fp.regulator:
         counters.add((k.load, "regulator"))
-    indexed: dict[str, float] = {keys.OPENED: state.opened_at, k.team_opened: state.opened_at}
+    indexed: dict[str, float] = {keys.OPENED: fp.opened_at, k.team_opened: fp.opened_at}
     if fp.deadline is not None:
         indexed[keys.DEADLINES] = fp.deadline
         indexed[k.team_deadlines] = fp.deadline
@@ -228,8 +226,8 @@ class MetricsDelta:
         old = footprint(before, tz)
         new = footprint(after, tz)
         if old != new:
-            old_counts, old_indexed = _contributions(old, before)
-            new_counts, new_indexed = _contributions(new, after)
+            old_counts, old_indexed = _contributions(old)
+            new_counts, new_indexed = _contributions(new)
             hincr = self.hincr
             for counter in old_counts:
                 if counter not in new_counts:

@@ -51,6 +51,7 @@ def test_an_open_case_counts_in_its_stage_with_its_running_deadline() -> None:
         major=False,
         urgent=False,
         regulator=False,
+        opened_at=instant(OPENED_AT),
     )
 
 

@@ -54,7 +54,7 @@ def case_states(draw: st.DrawFn) -> CaseState | None:
 
 
 def everything_of(state: CaseState | None) -> tuple[Counter[tuple[str, str]], dict[str, float]]:
-    counts, indexed = _contributions(footprint(state, TZ), state)
+    counts, indexed = _contributions(footprint(state, TZ))
     return Counter(counts), indexed
 
 
