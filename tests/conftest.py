@@ -29,13 +29,22 @@ from complaintops.embedded import (
     start_broker,
     start_valkey,
 )
+from complaintops.embedded_cluster import EmbeddedCluster, start_valkey_cluster
 
 DEFAULT_TEST_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 POSTGRES_ENV = "COMPLAINTOPS_TEST_POSTGRES"
 BROWSER_BINARIES = (Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"))
 TOPIC_PARTITIONS = 3
 
-_SERVICE_FIXTURES = {"kafka_bootstrap", "valkey_url", "redis_client", "new_topic", "topic_factory"}
+_SERVICE_FIXTURES = {
+    "kafka_bootstrap",
+    "valkey_url",
+    "redis_client",
+    "valkey_cluster",
+    "cluster_client",
+    "new_topic",
+    "topic_factory",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -123,6 +132,27 @@ def redis_client(valkey_url: str) -> Iterator[redis.Redis]:
     """A client on the session's Valkey (bytes replies), emptied before the test."""
     client = redis.Redis.from_url(valkey_url, decode_responses=False)
     client.flushall()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def valkey_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
+    """An embedded Valkey Cluster of three primaries for the whole session."""
+    cluster = start_valkey_cluster(tmp_path_factory.mktemp("valkey-cluster"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_client(valkey_cluster: EmbeddedCluster) -> Iterator[redis.RedisCluster]:
+    """A cluster client on the session's cluster (bytes replies), emptied before the test."""
+    client = valkey_cluster.client(decode_responses=False)
+    client.flushall(target_nodes=redis.RedisCluster.PRIMARIES)
     try:
         yield client
     finally:
