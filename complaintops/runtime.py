@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import redis
 from sqlalchemy.engine import Engine
 
+from complaintops.redis_client import connect as connect_redis
 from config import Rules, Settings, load_rules
 from events.scoring import RuleSource
 from metrics.query import MetricsQuery
@@ -42,8 +43,9 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(
+        return connect_redis(
             self.settings.redis_url or DEFAULT_REDIS_URL,
+            cluster=self.settings.redis_cluster,
             socket_timeout=5,
             socket_connect_timeout=2,
             health_check_interval=30,

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
             "Unset: the demo starts its embedded Valkey server."
         ),
     )
+    redis_cluster: bool = Field(
+        default=False,
+        description=(
+            "The Redis URL names one node of a Redis Cluster: the client discovers the "
+            "others and follows slot moves. The read model keeps to one hash slot."
+        ),
+    )
     database_url: str | None = Field(
         default=None,
         description=(

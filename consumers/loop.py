@@ -126,8 +126,6 @@ class ConsumerLoop:
         consumer.subscribe([self.config.topic], listener=_Rebalance(self))
         try:
             self._prepare(consumer)
-            # Dead letters a crash left stored but unpublished go out first.
-            self._dead_letter(consumer, BatchSummary())
             while not self.stop_event.is_set():
                 self.step(consumer)
         finally:
@@ -166,8 +164,12 @@ class ConsumerLoop:
 
     def step(self, consumer: KafkaConsumer) -> BatchSummary | None:
         """Poll once and store what came; return the batch's summary, if any."""
-        if self.needs_seek and consumer.assignment() and not self._seek_to_stored(consumer):
-            return None
+        if self.needs_seek and consumer.assignment():
+            if not self._seek_to_stored(consumer):
+                return None
+            # Dead letters a crash (or the partitions' previous owner) left
+            # stored but unpublished go out first.
+            self._dead_letter(consumer, BatchSummary())
         polled = consumer.poll(
             timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
         )
@@ -267,10 +269,15 @@ class ConsumerLoop:
                     # every pending one (also those a crash left behind), then
                     # clear them. At least once, never lost.
                     assert isinstance(self.sink, DeadLetterOutbox)
-                    pending = self.sink.pending_dead_letters()
+                    owned = [
+                        tp.partition
+                        for tp in consumer.assignment()
+                        if tp.topic == self.config.topic
+                    ]
+                    pending = self.sink.pending_dead_letters(owned)
                     if pending:
                         self.dead_letters.publish(pending)
-                        self.sink.clear_dead_letters(len(pending))
+                        self.sink.clear_dead_letters(pending)
                 else:
                     self.dead_letters.publish(summary.invalid)
                 return

@@ -7,7 +7,7 @@ effect happens exactly once, whatever the consumer's crashes and restarts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -66,9 +66,14 @@ class DeadLetterOutbox(Protocol):
     between storing a batch and publishing its dead letters loses none.
     """
 
-    def pending_dead_letters(self) -> list[tuple[RawRecord, str]]: ...
+    def pending_dead_letters(self, partitions: Iterable[int]) -> list[tuple[RawRecord, str]]:
+        """The dead letters of ``partitions`` stored and not yet cleared, oldest
+        first per partition (each partition's letters are its owner's alone)."""
+        ...
 
-    def clear_dead_letters(self, count: int) -> None: ...
+    def clear_dead_letters(self, published: Sequence[tuple[RawRecord, str]]) -> None:
+        """Forget ``published``: the oldest letters of each of their partitions."""
+        ...
 
 
 def is_fresh(record: RawRecord, stored: dict[str, dict[int, int]]) -> bool:

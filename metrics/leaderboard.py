@@ -69,8 +69,8 @@ def _board(scored: Sequence[tuple[Any, float]], teams: Mapping[Any, Any]) -> Boa
 
 
 def read_boards(client: redis.Redis, periods: Sequence[Period], scope: str) -> list[BoardData]:
-    """The points and teams of each period, read atomically."""
-    with client.pipeline(transaction=True) as pipe:
+    """The points and teams of each period, read in one round trip."""
+    with client.pipeline(transaction=False) as pipe:
         for period in periods:
             _queue_board(pipe, period, scope)
         replies = pipe.execute()
@@ -139,7 +139,7 @@ def trend(
     _check(period_kind, scope)
     periods = recent_periods(period_of(period_kind, at_date), count)
     wanted = None if ids is None else set(ids)
-    with client.pipeline(transaction=True) as pipe:
+    with client.pipeline(transaction=False) as pipe:
         for period in periods:
             pipe.zrange(keys.leaderboard(period.kind, period.key, scope), 0, -1, withscores=True)
         replies = pipe.execute()

@@ -170,7 +170,7 @@ def clear_read_model(client: redis.Redis) -> int:
     stored offset; return how many keys were removed."""
     removed = int(client.delete(keys.META))
     batch: list[bytes] = []
-    for name in client.scan_iter(match=keys.ALL_PATTERN, count=SCAN_COUNT):
+    for name in client.scan_iter(match=keys.MODEL_PATTERN, count=SCAN_COUNT):
         text = name.decode() if isinstance(name, bytes) else str(name)
         if not (is_read_model_key(text) or text.startswith(OFFSETS_PREFIX)):
             continue
@@ -366,8 +366,13 @@ def _rebuild(
                 outbox_entry(RawRecord(topic, partition, offset, raw), reason or "invalid")
                 for partition, offset, raw, reason in unpublished
             ]
-            for first in range(0, len(entries), 5000):
-                pipe.rpush(keys.DEAD_LETTER_OUTBOX.format(group), *entries[first : first + 5000])
+            by_partition: dict[int, list[bytes]] = defaultdict(list)
+            for (partition, _, _, _), entry in zip(unpublished, entries, strict=True):
+                by_partition[partition].append(entry)
+            for partition, queued in sorted(by_partition.items()):
+                outbox = keys.dead_letter_outbox(group, partition)
+                for first in range(0, len(queued), 5000):
+                    pipe.rpush(outbox, *queued[first : first + 5000])
         for partition, offset in report.offsets.items():
             pipe.set(keys.offset(group, topic, partition), offset)
         pipe.hset(

@@ -41,7 +41,7 @@ WAIT_SECONDS: Final = 30.0
 POLL_SECONDS: Final = 0.5
 LEDGER_CHUNK: Final = 10_000
 LEDGER: Final = "points ledger"
-_LEADERBOARD_PREFIX: Final = keys.LEADERBOARD.split("{")[0]
+_LEADERBOARD_PREFIX: Final = keys.template_prefix(keys.LEADERBOARD)
 
 
 class Status(Enum):
@@ -197,7 +197,7 @@ def compare(expected: Snapshot, actual: Snapshot) -> list[Difference]:
 
 def ledger_leaderboards(engine: Engine, *, topic: str, tz: ZoneInfo, up_to: Positions) -> Snapshot:
     """The leaderboards that the points ledger of the records at or below
-    ``up_to`` adds up to (only the ``co:lb:*`` sorted sets)."""
+    ``up_to`` adds up to (only the ``co:{m}:lb:*`` sorted sets)."""
     builder = SnapshotBuilder()
     delta = MetricsDelta()
     pending = 0

@@ -17,7 +17,8 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,17 @@ from metrics.writer import delta_payload
 log = logging.getLogger(__name__)
 
 APPLY_SCRIPT = (Path(__file__).parent / "lua" / "apply_batch.lua").read_text()
+READ_SCRIPT = (Path(__file__).parent / "lua" / "read_batch.lua").read_text()
+# KEYS[1] an outbox; ARGV[1] how many letters were published from its head,
+# ARGV[2] the last of them. Trims them if they are still there.
+TRIM_SCRIPT = """
+local count = tonumber(ARGV[1])
+if redis.call('LINDEX', KEYS[1], count - 1) == ARGV[2] then
+  redis.call('LTRIM', KEYS[1], count, -1)
+  return 1
+end
+return 0
+"""
 REBUILD_ADVICE = "the Redis read model has no build marker (data lost?): run `complaintops rebuild`"
 
 
@@ -58,8 +70,10 @@ class RedisSink:
         self.clock = clock
         # Keep each batch's dead letters with its effects until the broker
         # confirmed them (see pending_dead_letters).
-        self.outbox_key = keys.DEAD_LETTER_OUTBOX.format(group) if dead_letter_outbox else None
+        self.dead_letter_outbox = dead_letter_outbox
+        self._read_script = client.register_script(READ_SCRIPT)
         self._apply_script = client.register_script(APPLY_SCRIPT)
+        self._trim_script = client.register_script(TRIM_SCRIPT)
 
     # -- positions and readiness --------------------------------------------------
 
@@ -139,12 +153,11 @@ class RedisSink:
         """
         self.rules.refresh()
         ids = case_ids(decoded_all)
-        reads = self.client.pipeline(transaction=False)
-        reads.exists(keys.META)
-        reads.mget(offset_keys)
-        if ids:
-            reads.mget([keys.case(i) for i in ids])
-        built, stored_values, *state_reads = reads.execute()
+        built, values = self._read_script(
+            keys=[keys.META, *offset_keys, *(keys.case(i) for i in ids)]
+        )
+        stored_values = values[: len(offset_keys)]
+        raw_states = values[len(offset_keys) :]
         if not built:
             raise SinkNotReady(REBUILD_ADVICE)
         stored: dict[str, dict[int, int]] = {}
@@ -153,7 +166,6 @@ class RedisSink:
                 stored.setdefault(topic, {})[partition] = int(value)
         decoded = [d for d in decoded_all if is_fresh(d[0], stored)]
         skipped = len(decoded_all) - len(decoded)
-        raw_states = state_reads[0] if ids else []
         states = {
             cid: decode_state(cid, raw) if raw is not None else None
             for cid, raw in zip(ids, raw_states, strict=True)
@@ -161,12 +173,13 @@ class RedisSink:
         batch = run_batch(decoded, states, self.tz, self.rules)
         delta = MetricsDelta()
         delta.add_batch(batch, self.tz, self.clock())
-        if self.outbox_key is not None:
-            delta.rpush[self.outbox_key] = [
-                outbox_entry(r.record, r.reason or "invalid")
-                for r in batch.results
-                if r.outcome is Outcome.INVALID
-            ]
+        if self.dead_letter_outbox:
+            for r in batch.results:
+                if r.outcome is Outcome.INVALID:
+                    outbox = keys.dead_letter_outbox(self.group, r.record.partition)
+                    delta.rpush.setdefault(outbox, []).append(
+                        outbox_entry(r.record, r.reason or "invalid")
+                    )
 
         new_offsets = [int(v) if v is not None else None for v in stored_values]
         position = {tp: i for i, tp in enumerate(partitions)}
@@ -207,22 +220,40 @@ class RedisSink:
 
     # -- dead-letter outbox ----------------------------------------------------------
 
-    def pending_dead_letters(self) -> list[tuple[RawRecord, str]]:
-        """Dead letters stored with their batches and not yet cleared, oldest first."""
-        if self.outbox_key is None:
+    def pending_dead_letters(self, partitions: Iterable[int]) -> list[tuple[RawRecord, str]]:
+        """Dead letters of ``partitions`` stored with their batches and not yet
+        cleared, oldest first per partition."""
+        owned = sorted(set(partitions))
+        if not self.dead_letter_outbox or not owned:
             return []
         try:
-            raw = self.client.lrange(self.outbox_key, 0, -1)
+            pipe = self.client.pipeline(transaction=False)
+            for partition in owned:
+                pipe.lrange(keys.dead_letter_outbox(self.group, partition), 0, -1)
+            lists = pipe.execute()
         except redis.RedisError as exc:
             raise SinkUnavailable(f"Redis: {exc}") from exc
-        return [_from_outbox_entry(item) for item in raw]
+        return [_from_outbox_entry(item) for raw in lists for item in raw]
 
-    def clear_dead_letters(self, count: int) -> None:
-        """Forget the ``count`` oldest dead letters (the broker confirmed them)."""
-        if self.outbox_key is None or count <= 0:
+    def clear_dead_letters(self, published: Sequence[tuple[RawRecord, str]]) -> None:
+        """Forget ``published`` (the broker confirmed them): as many of the
+        oldest letters of each partition as were published from it."""
+        if not self.dead_letter_outbox or not published:
             return
+        last: dict[int, tuple[RawRecord, str]] = {}
+        counts: Counter[int] = Counter()
+        for letter in published:
+            last[letter[0].partition] = letter
+            counts[letter[0].partition] += 1
         try:
-            self.client.ltrim(self.outbox_key, count, -1)
+            for partition, count in sorted(counts.items()):
+                record, reason = last[partition]
+                # Trim only while the published letters still head the list:
+                # after a rebalance its new owner may have cleared them already.
+                self._trim_script(
+                    keys=[keys.dead_letter_outbox(self.group, partition)],
+                    args=[count, outbox_entry(record, reason)],
+                )
         except redis.RedisError as exc:
             raise SinkUnavailable(f"Redis: {exc}") from exc
 

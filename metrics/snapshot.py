@@ -39,8 +39,8 @@ SCAN_COUNT: Final = 5000
 # Hours are compared only while they are this far from expiring.
 THROUGHPUT_COMPARED_DAYS: Final = THROUGHPUT_RETENTION_DAYS - 1
 
-_THROUGHPUT_PREFIX: Final = keys.THROUGHPUT_HOUR.split("{")[0]
-_LEADERBOARD_PREFIX: Final = keys.LEADERBOARD.split("{")[0]
+_THROUGHPUT_PREFIX: Final = keys.template_prefix(keys.THROUGHPUT_HOUR)
+_LEADERBOARD_PREFIX: Final = keys.template_prefix(keys.LEADERBOARD)
 _LEADERBOARD_TEAMS_SUFFIX: Final = keys.LEADERBOARD_TEAMS.rsplit("}", 1)[1]
 
 # Per key (in KEYS, then the offset keys): its type and content, read in one
@@ -176,7 +176,7 @@ def _scan(client: redis.Redis, now: float) -> tuple[list[str], list[str]]:
     """(data keys to compare, offset keys)."""
     data: list[str] = []
     offsets: list[str] = []
-    for raw in client.scan_iter(match=keys.ALL_PATTERN, count=SCAN_COUNT):
+    for raw in client.scan_iter(match=keys.MODEL_PATTERN, count=SCAN_COUNT):
         name = _text(raw)
         if name.startswith(OFFSETS_PREFIX):
             offsets.append(name)

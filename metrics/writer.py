@@ -34,7 +34,9 @@ def write_delta(pipe: Any, delta: MetricsDelta) -> None:
     for (key, member), points in delta.zincr.items():
         pipe.zincrby(key, points, member)
     if delta.states:
-        pipe.mset(delta.states)
+        # As a plain command: a cluster pipeline refuses MSET by name, and all
+        # states share one slot (see metrics.keys).
+        pipe.execute_command("MSET", *(x for item in delta.states.items() for x in item))
     for key, when in delta.expire_at.items():
         pipe.expireat(key, when)
 

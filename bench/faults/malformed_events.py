@@ -48,7 +48,7 @@ from tests.pipeline.helpers import (
 
 NAME: Final = "malformed_events"
 SEED: Final = 20_261_206
-OUTBOX_PREFIX: Final = keys.DEAD_LETTER_OUTBOX.split("{")[0]
+OUTBOX_PREFIX: Final = keys.template_prefix(keys.DEAD_LETTER_OUTBOX)
 LEAVE_OUT: Final = (HEARTBEATS, OFFSETS, OUTBOX_PREFIX, keys.EVENT_COUNTERS)
 
 Position = tuple[int, int]

@@ -234,10 +234,10 @@ def test_dead_letters_stored_before_a_crash_are_published_after_the_restart(
     crashed.prepare(group_has_committed=False)
     bad = [RawRecord(new_topic, 0, 0, b"{broken"), RawRecord(new_topic, 0, 1, b"[]")]
     crashed.apply(bad)
-    assert len(crashed.pending_dead_letters()) == 2
+    assert len(crashed.pending_dead_letters([0])) == 2
     loop = start_loop(new_topic, new_group_id)
     letters = read_dead_letters(kafka_bootstrap, f"{new_topic}.dlq", 2)
-    wait_for(lambda: not crashed.pending_dead_letters(), "the outbox to be cleared")
+    wait_for(lambda: not crashed.pending_dead_letters([0]), "the outbox to be cleared")
     loop.stop()
     assert sorted(value for value, _ in letters) == [b"[]", b"{broken"]
     reasons = {value: headers[HEADER_REASON].decode() for value, headers in letters}

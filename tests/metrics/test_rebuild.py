@@ -86,13 +86,13 @@ def test_rebuild_replaces_the_read_model_and_leaves_other_keys_alone(
     heartbeat = keys.CONSUMER_HEARTBEAT.format(METRICS_GROUP)
     redis_client.hset(heartbeat, "ts", "1")
     redis_client.zadd(keys.DEADLINES, {"T-STRAY": 1})
-    redis_client.set("co:idx:followup:handler:ghost", "x")
+    redis_client.set("co:{m}:idx:followup:handler:ghost", "x")
     redis_client.set("co:alerts:leader", "token")
     redis_client.hincrby(keys.WIP, "intake", 5)
     run_rebuild(redis_client, engine)
     assert drift(redis_client, engine) == []
     assert redis_client.hget(heartbeat, "ts") == b"1"
-    assert not redis_client.exists("co:idx:followup:handler:ghost")
+    assert not redis_client.exists("co:{m}:idx:followup:handler:ghost")
     assert redis_client.get("co:alerts:leader") == b"token"
 
 
@@ -155,7 +155,7 @@ def test_the_commands_rebuild_and_reconcile(
     redis_client.hincrby(keys.WIP, "intake", 1)
     assert cli.main(["reconcile", "--max-diffs", "5", "--wait", "0"]) == 1
     out = capsys.readouterr().out
-    assert "co:wip intake: expected" in out and "drift: 1 differences" in out
+    assert "co:{m}:wip intake: expected" in out and "drift: 1 differences" in out
     redis_client.flushall()
     monkeypatch.setenv("COMPLAINTOPS_KAFKA_BOOTSTRAP", f"127.0.0.1:{find_free_port()}")
     assert cli.main(["rebuild"]) == 0
@@ -199,7 +199,7 @@ def test_invalid_records_the_metrics_group_never_committed_are_queued_as_dead_le
     ]
     assert 0 < len(expected) < sum(1 for _ in invalid_records_by_the_core(records))
     redis_client.flushall()
-    outbox = keys.DEAD_LETTER_OUTBOX.format(METRICS_GROUP)
+    partitions = sorted({r.partition for r in records})
 
     report = rebuild(
         redis_client,
@@ -213,8 +213,11 @@ def test_invalid_records_the_metrics_group_never_committed_are_queued_as_dead_le
 
     queued = RedisSink(
         redis_client, METRICS_GROUP, SHANGHAI, dead_letter_outbox=True
-    ).pending_dead_letters()
-    assert report.dead_letters_queued == len(expected) == redis_client.llen(outbox)
+    ).pending_dead_letters(partitions)
+    in_outboxes = sum(
+        redis_client.llen(keys.dead_letter_outbox(METRICS_GROUP, p)) for p in partitions
+    )
+    assert report.dead_letters_queued == len(expected) == in_outboxes
     assert sorted((r.partition, r.offset, r.value, reason) for r, reason in queued) == sorted(
         expected
     )
@@ -228,7 +231,9 @@ def test_without_committed_offsets_no_dead_letter_is_queued(
     redis_client.flushall()
     report = rebuild(redis_client, engine, group=METRICS_GROUP, topic=TOPIC, tz=SHANGHAI, now=NOW)
     assert report.dead_letters_queued is None
-    assert redis_client.llen(keys.DEAD_LETTER_OUTBOX.format(METRICS_GROUP)) == 0
+    assert not list(
+        redis_client.scan_iter(match=keys.DEAD_LETTER_OUTBOX_PATTERN.format(METRICS_GROUP))
+    )
 
 
 def invalid_records_by_the_core(

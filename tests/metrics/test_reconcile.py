@@ -211,7 +211,7 @@ def test_a_changed_hash_field_is_the_one_difference(
     open_in_intake = int(redis_client.hget(keys.WIP, "intake") or 0)
     redis_client.hincrby(keys.WIP, "intake", 2)
     assert check(redis_client, engine) == [
-        f"co:wip intake: expected {open_in_intake}, found {open_in_intake + 2}"
+        f"co:{{m}}:wip intake: expected {open_in_intake}, found {open_in_intake + 2}"
     ]
 
 
@@ -220,7 +220,9 @@ def test_a_deleted_case_is_the_one_difference(redis_client: redis.Redis, engine:
     state = redis_client.get(keys.case("T-C"))
     assert isinstance(state, bytes)
     redis_client.delete(keys.case("T-C"))
-    assert check(redis_client, engine) == [f"co:case:{{T-C}}: missing (expected {state.decode()})"]
+    assert check(redis_client, engine) == [
+        f"co:{{m}}:case:T-C: missing (expected {state.decode()})"
+    ]
 
 
 @pytest.mark.usefixtures("agreeing")
@@ -229,7 +231,7 @@ def test_a_stray_index_member_is_the_one_difference(
 ) -> None:
     redis_client.zadd(keys.DEADLINES, {"T-STRAY": 1_800_000_000})
     assert check(redis_client, engine) == [
-        "co:idx:deadline T-STRAY: expected nothing, found 1800000000"
+        "co:{m}:idx:deadline T-STRAY: expected nothing, found 1800000000"
     ]
 
 
@@ -246,11 +248,11 @@ def test_wrong_points_are_the_one_difference(redis_client: redis.Redis, engine: 
 
 @pytest.mark.usefixtures("agreeing")
 def test_an_unexpected_key_and_a_zero_counter(redis_client: redis.Redis, engine: Engine) -> None:
-    redis_client.rpush("co:team:ghost:wip", "x")
+    redis_client.rpush("co:{m}:team:ghost:wip", "x")
     redis_client.set("co:alerts:leader", "not part of the read model")
     # Counters at zero are no difference, nor is a hash of only such counters.
     redis_client.hset(keys.HANDLER_LOAD.format("h-999"), "open", 0)
-    assert check(redis_client, engine) == ["co:team:ghost:wip: unexpected key (found a list)"]
+    assert check(redis_client, engine) == ["co:{m}:team:ghost:wip: unexpected key (found a list)"]
 
 
 @pytest.mark.usefixtures("agreeing")
@@ -267,7 +269,7 @@ def test_the_points_ledger_is_checked_against_the_event_log(
         connection.execute(update(PointsEntry).where(PointsEntry.id == row.id).values(points=0))
     day = row.occurred_at.astimezone(SHANGHAI).date().isoformat()
     lines = check(redis_client, engine)
-    assert f"co:lb:day:{day}:handler h-001: the points ledger gives " in lines[0]
+    assert f"co:{{m}}:lb:day:{day}:handler h-001: the points ledger gives " in lines[0]
     assert all("the points ledger gives" in line for line in lines)
     assert len(lines) == 8  # handler and team, for the day, week, month and quarter
 

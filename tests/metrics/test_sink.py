@@ -181,7 +181,7 @@ def test_the_apply_script_refuses_when_offsets_moved(
         args=[
             b'["0"]',
             b'["9"]',
-            b'{"zrem":{},"zadd":{},"hdel":{},"hset":{},"hincr":[["co:wip","intake","5"]],"zincr":[],"states":[],"expireat":[]}',
+            b'{"zrem":{},"zadd":{},"hdel":{},"hset":{},"hincr":[["co:{m}:wip","intake","5"]],"zincr":[],"states":[],"expireat":[]}',
         ],
     )
     assert outcome == b"MOVED"  # the stored offset is 1, not 0
@@ -205,3 +205,38 @@ def test_a_fresh_group_does_not_create_the_marker_while_a_rebuild_runs(
     redis_client.delete(keys.REBUILDING)
     sink.prepare(group_has_committed=False)
     assert redis_client.exists(keys.META)
+
+
+def test_dead_letters_wait_in_their_partitions_outbox_until_cleared(
+    redis_client: redis.Redis,
+) -> None:
+    sink = RedisSink(redis_client, "g-outbox", SHANGHAI, dead_letter_outbox=True)
+    sink.prepare(group_has_committed=False)
+    sink.apply([RawRecord("t", 0, 0, b"{broken"), RawRecord("t", 1, 0, b"[]")])
+    sink.apply([RawRecord("t", 1, 1, b"7")])
+
+    assert [(r.partition, r.offset) for r, _ in sink.pending_dead_letters([1])] == [(1, 0), (1, 1)]
+    both = sink.pending_dead_letters([0, 1])
+    assert [(r.partition, r.offset) for r, _ in both] == [(0, 0), (1, 0), (1, 1)]
+    assert sink.pending_dead_letters([2]) == []
+
+    sink.clear_dead_letters(both[:2])  # partition 0's letter and partition 1's first
+    assert [(r.partition, r.offset) for r, _ in sink.pending_dead_letters([0, 1])] == [(1, 1)]
+
+
+def test_clearing_letters_another_owner_already_cleared_keeps_the_newer_ones(
+    redis_client: redis.Redis,
+) -> None:
+    # A consumer lost partition 0 in a rebalance after reading its outbox; the
+    # new owner published and cleared the same letters and stored a new one.
+    old = RedisSink(redis_client, "g-rebalance", SHANGHAI, dead_letter_outbox=True)
+    new = RedisSink(redis_client, "g-rebalance", SHANGHAI, dead_letter_outbox=True)
+    old.prepare(group_has_committed=False)
+    old.apply([RawRecord("t", 0, 0, b"{broken")])
+    read_by_old = old.pending_dead_letters([0])
+    new.clear_dead_letters(new.pending_dead_letters([0]))
+    new.apply([RawRecord("t", 0, 1, b"[]")])
+
+    old.clear_dead_letters(read_by_old)
+
+    assert [(r.partition, r.offset) for r, _ in new.pending_dead_letters([0])] == [(0, 1)]

@@ -91,7 +91,7 @@ def test_folding_deltas_gives_what_the_writer_writes(redis_client: redis.Redis) 
     actual = read_snapshot(redis_client, now=NOW)
     assert actual.data == expected.data
     assert keys.PAUSED in actual.data and keys.DEADLINES in actual.data
-    assert any(key.startswith("co:tp:") for key in actual.data)
+    assert any(key.startswith("co:{m}:tp:") for key in actual.data)
 
 
 # -- reading Redis -------------------------------------------------------------------------
@@ -106,14 +106,14 @@ def test_offsets_marker_and_other_keys_are_not_data(redis_client: redis.Redis) -
     redis_client.hset(keys.WIP, mapping={"intake": 2, "review": 0})
     redis_client.zadd(keys.DEADLINES, {"C-1": 1_800_000_000.5})
     redis_client.set(keys.case("C-1"), b"[1,2]")
-    redis_client.sadd("co:lb:odd", "x")
+    redis_client.sadd("co:{m}:lb:odd", "x")
     redis_client.set("co:auth:fail:0a1b", 3)
     snapshot = read_snapshot(redis_client, now=NOW)
     assert snapshot.data == {
         keys.WIP: Hash({"intake": "2"}),
         keys.DEADLINES: ZSet({"C-1": 1_800_000_000.5}),
         keys.case("C-1"): b"[1,2]",
-        "co:lb:odd": OtherType("set"),
+        "co:{m}:lb:odd": OtherType("set"),
     }
     assert snapshot.offsets_of("complaintops-metrics", TOPIC) == {0: 41, 2: 7}
     assert snapshot.offsets_of("other", TOPIC) == {1: 3}
@@ -141,7 +141,7 @@ class OffsetsMoveBetweenChunks(redis.Redis):
             if self.chunk_reads == 2:
                 self.set(keys.offset("g", TOPIC, 0), 11)
                 self.hincrby(keys.WIP, "intake", 1)
-                self.hincrby("co:team:t-9:wip", "intake", 1)
+                self.hincrby("co:{m}:team:t-9:wip", "intake", 1)
             return read(**kwargs)
 
         return run
@@ -152,13 +152,13 @@ def test_a_batch_landing_during_the_read_makes_it_start_again(valkey_url: str) -
     client.flushall()
     client.set(keys.offset("g", TOPIC, 0), 10)
     client.hset(keys.WIP, "intake", 1)
-    client.hset("co:team:t-9:wip", "intake", 1)
+    client.hset("co:{m}:team:t-9:wip", "intake", 1)
     snapshot = read_snapshot(client, now=NOW, chunk=1)
     assert client.chunk_reads > 2
     assert snapshot.offsets_of("g", TOPIC) == {0: 11}
     assert snapshot.data == {
         keys.WIP: Hash({"intake": "2"}),
-        "co:team:t-9:wip": Hash({"intake": "2"}),
+        "co:{m}:team:t-9:wip": Hash({"intake": "2"}),
     }
     client.flushall()
     client.close()

@@ -588,7 +588,7 @@ def run_reconcile(pipeline: Pipeline) -> subprocess.CompletedProcess[str]:
 # -- snapshots for "nothing changed" ------------------------------------------------------
 
 HEARTBEATS: Final = keys.CONSUMER_HEARTBEAT.format("")
-OFFSETS: Final = keys.OFFSET.split("{")[0]
+OFFSETS: Final = keys.template_prefix(keys.OFFSET)
 
 
 def redis_snapshot(redis_url: str, leave_out: Sequence[str] = (HEARTBEATS,)) -> dict[str, Any]:

@@ -1,0 +1,135 @@
+"""The read model on a real Redis Cluster (three Valkey primaries).
+
+The same sink, queries, leaderboards, snapshot, rebuild and reconciliation
+run unchanged on a cluster client: every key a batch writes carries the read
+model's hash tag, so each batch stays one atomic script in one slot. A
+cluster and a single server fed the same records must hold and answer the
+same.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import cast
+
+import redis
+from sqlalchemy import Engine
+
+from events.batch import RawRecord
+from metrics import keys
+from metrics.leaderboard import leaderboard, trend
+from metrics.query import MetricsQuery, Overview
+from metrics.rebuild import rebuild
+from metrics.sink import RedisSink
+from metrics.snapshot import read_snapshot
+from store.sink import SqlSink
+from tests.events.factory import SHANGHAI
+from tests.metrics.test_reconcile import METRICS_GROUP, NOW, TOPIC, batches, check, feed, stream
+
+TODAY = date(2026, 11, 26)
+
+
+def on_cluster(client: redis.RedisCluster) -> redis.Redis:
+    """The cluster client under the type the product's code takes (see
+    complaintops.redis_client)."""
+    return cast(redis.Redis, client)
+
+
+def sink_on(client: redis.Redis, outbox: bool = False) -> RedisSink:
+    sink = RedisSink(client, METRICS_GROUP, SHANGHAI, clock=lambda: NOW, dead_letter_outbox=outbox)
+    sink.prepare(group_has_committed=False)
+    return sink
+
+
+def everything_read(client: redis.Redis) -> dict[str, object]:
+    """Every answer the API, the pages and the alert jobs read from Redis."""
+    query = MetricsQuery(client, SHANGHAI, clock=lambda: NOW)
+    open_ids = [d.case_id for d in query.decisions_at_risk()] + ["T-A", "T-B", "T-C"]
+    handlers = ["h-001", "h-002", "h-003", "h-010", "h-011"]
+    return {
+        "overview": query.overview(),
+        "team overview": query.overview(team="claims-east"),
+        "workload": query.workload(),
+        "pressure": query.handler_pressure(handlers),
+        "at risk": query.decisions_at_risk(),
+        "breached": query.decisions_breached(team="claims-north"),
+        "overdue": query.overdue_follow_ups(),
+        "aging": query.aging(),
+        "throughput": query.throughput(72),
+        "stage time": query.stage_time(),
+        "states": query.case_states(open_ids),
+        "built": query.is_built(),
+        "board": leaderboard(client, "month", TODAY, "handler", SHANGHAI),
+        "team board": leaderboard(client, "week", TODAY, "team", SHANGHAI),
+        "trend": trend(client, "day", TODAY, "handler"),
+    }
+
+
+def test_a_cluster_and_a_single_server_fed_the_same_records_answer_the_same(
+    cluster_client: redis.RedisCluster, redis_client: redis.Redis
+) -> None:
+    cluster = on_cluster(cluster_client)
+    feed(stream(), sink_on(cluster), sink_on(redis_client))
+
+    on_one_server = everything_read(redis_client)
+    assert everything_read(cluster) == on_one_server
+    overview = on_one_server["overview"]
+    assert isinstance(overview, Overview)
+    assert overview.open_cases > 10 and overview.events["applied"] > 1000
+    assert read_snapshot(cluster).data == read_snapshot(redis_client).data
+
+
+def test_the_read_model_keeps_to_one_slot_and_other_keys_spread(
+    cluster_client: redis.RedisCluster,
+) -> None:
+    feed(stream()[:400], sink_on(on_cluster(cluster_client)))
+    cluster_client.hset(keys.CONSUMER_HEARTBEAT.format(METRICS_GROUP), "ts", "1")
+    names = [n.decode() for n in cluster_client.scan_iter(match=keys.ALL_PATTERN)]
+    model = [n for n in names if n.startswith(keys.MODEL)]
+    assert len(model) > 50 and len(model) == len(names) - 1
+    assert {cluster_client.keyslot(n) for n in model} == {cluster_client.keyslot(keys.WIP)}
+    heartbeat = keys.CONSUMER_HEARTBEAT.format(METRICS_GROUP)
+    assert cluster_client.keyslot(heartbeat) != cluster_client.keyslot(keys.WIP)
+
+
+def test_two_consumers_of_one_group_build_the_model_together_on_a_cluster(
+    cluster_client: redis.RedisCluster, engine: Engine, store_sink: SqlSink
+) -> None:
+    # Partitions are the unit of parallelism: one consumer owns partition 0,
+    # the other the rest, and their batches interleave.
+    cluster = on_cluster(cluster_client)
+    first, second = sink_on(cluster), sink_on(cluster)
+    feed(stream(), store_sink)
+    for batch in batches(stream()):
+        first.apply([r for r in batch if r.partition == 0])
+        second.apply([r for r in batch if r.partition != 0])
+    assert check(cluster, engine) == []
+
+
+def test_rebuild_and_reconcile_on_a_cluster(
+    cluster_client: redis.RedisCluster, engine: Engine, store_sink: SqlSink
+) -> None:
+    cluster = on_cluster(cluster_client)
+    feed(stream(), store_sink)
+    cluster_client.set(keys.case("T-STRAY"), b"left over")
+    report = rebuild(cluster, engine, group=METRICS_GROUP, topic=TOPIC, tz=SHANGHAI, now=NOW)
+    assert report.totals.applied > 1000
+    assert not cluster_client.exists(keys.case("T-STRAY"))
+    assert check(cluster, engine) == []
+
+    cluster_client.hincrby(keys.WIP, "intake", 3)
+    assert len(check(cluster, engine)) == 1
+
+
+def test_dead_letters_wait_in_their_outbox_on_a_cluster(
+    cluster_client: redis.RedisCluster,
+) -> None:
+    sink = sink_on(on_cluster(cluster_client), outbox=True)
+    sink.apply([RawRecord(TOPIC, 0, 0, b"{broken"), RawRecord(TOPIC, 2, 0, b"[]")])
+    pending = sink.pending_dead_letters([0, 1, 2])
+    assert [(r.partition, reason) for r, reason in pending] == [
+        (0, pending[0][1]),
+        (2, "event is not a JSON object"),
+    ]
+    sink.clear_dead_letters(pending)
+    assert sink.pending_dead_letters([0, 1, 2]) == []
