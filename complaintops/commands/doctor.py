@@ -236,18 +236,29 @@ def _tcp_connects(server: str, timeout: float) -> bool:
 def check_redis(settings: Settings, timeout: float) -> list[Finding]:
     import redis
     from redis.backoff import NoBackoff
+    from redis.exceptions import RedisClusterException
     from redis.retry import Retry
 
+    from complaintops.redis_client import connect as connect_redis
     from complaintops.runtime import DEFAULT_REDIS_URL
     from metrics import keys
 
     url = settings.redis_url or DEFAULT_REDIS_URL
-    client = redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), retries=0),
-    )
+    try:
+        client = connect_redis(
+            url,
+            cluster=settings.redis_cluster,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), retries=0),
+        )
+    except (redis.RedisError, RedisClusterException) as error:
+        advice = (
+            f"this server is not a cluster node: set {env_var('redis_cluster')}=false"
+            if "cluster mode is not enabled" in str(error).lower()
+            else f"start the cluster, or correct {env_var('redis_url')}"
+        )
+        return [fail("redis", f"no Redis Cluster at {_redacted(url)} ({error})", advice)]
     try:
         try:
             client.ping()
@@ -258,6 +269,14 @@ def check_redis(settings: Settings, timeout: float) -> list[Finding]:
                     f"no answer to PING at {_redacted(url)} ({error})",
                     f"start Redis, or correct {env_var('redis_url')} (inside compose: "
                     "redis://redis:6379/0)",
+                )
+            ]
+        if not settings.redis_cluster and _is_cluster_node(client):
+            return [
+                fail(
+                    "redis",
+                    f"{_redacted(url)} is a Redis Cluster node",
+                    f"set {env_var('redis_cluster')}=true",
                 )
             ]
         try:
@@ -272,6 +291,15 @@ def check_redis(settings: Settings, timeout: float) -> list[Finding]:
     finally:
         with contextlib.suppress(redis.RedisError):
             client.close()
+
+
+def _is_cluster_node(client: Any) -> bool:
+    import redis
+
+    try:
+        return str(client.info("cluster").get("cluster_enabled", 0)) == "1"
+    except redis.RedisError:
+        return False
 
 
 def _build_marker_finding(present: bool, key: str) -> Finding:

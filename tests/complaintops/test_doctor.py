@@ -20,6 +20,7 @@ from complaintops.commands.doctor import (
     run_checks,
 )
 from complaintops.embedded import find_free_port
+from complaintops.embedded_cluster import EmbeddedCluster
 from config import Settings, load_settings
 from metrics import keys
 from store import migrate
@@ -87,7 +88,7 @@ def test_a_healthy_installation_has_no_failure(healthy_settings: Settings) -> No
     topic = healthy_settings.topic
     assert f"OK    kafka: topic {topic} (case events): 3 partitions" in lines
     assert f"OK    kafka: topic {topic}.dlq (dead letters): 3 partitions" in lines
-    assert "OK    redis: read model build marker co:meta present" in lines
+    assert "OK    redis: read model build marker co:{m}:meta present" in lines
     assert "OK    redis: maxmemory-policy noeviction: keys are never evicted" in lines
     assert "OK    database: schema at the newest revision" in lines
     assert f"OK    smtp: 127.0.0.1:{healthy_settings.smtp_port} (none) accepts connections" in lines
@@ -270,3 +271,40 @@ def test_finding_lines() -> None:
         == "FAIL  smtp: refused → start it"
     )
     assert exit_code([Finding(Status.WARN, "x", "y", "z")]) == 0
+
+
+def test_a_redis_cluster_is_checked_in_cluster_mode(
+    valkey_cluster: EmbeddedCluster, cluster_client: redis.RedisCluster
+) -> None:
+    cluster_client.hset(keys.META, "source", "fresh")
+    settings = Settings(redis_url=valkey_cluster.url, redis_cluster=True)
+
+    findings = run_checks(settings, TIMEOUT, ["redis"])
+
+    assert statuses(findings) == {Status.OK}, text(findings)
+    assert any("marker" in f.message for f in findings)
+
+
+def test_a_cluster_node_without_cluster_mode_fails_with_the_setting_to_change(
+    valkey_cluster: EmbeddedCluster,
+) -> None:
+    settings = Settings(redis_url=valkey_cluster.url, redis_cluster=False)
+
+    (finding,) = run_checks(settings, TIMEOUT, ["redis"])
+
+    assert finding.status is Status.FAIL
+    assert "is a Redis Cluster node" in finding.message
+    assert finding.advice == "set COMPLAINTOPS_REDIS_CLUSTER=true"
+
+
+def test_cluster_mode_on_a_single_server_fails_with_the_setting_to_change(
+    valkey_url: str,
+) -> None:
+    settings = Settings(redis_url=valkey_url, redis_cluster=True)
+
+    (finding,) = run_checks(settings, TIMEOUT, ["redis"])
+
+    assert finding.status is Status.FAIL
+    assert (
+        finding.advice == "this server is not a cluster node: set COMPLAINTOPS_REDIS_CLUSTER=false"
+    )
