@@ -31,6 +31,7 @@ from kafka.structs import OffsetAndMetadata
 from sqlalchemy import func, select
 
 from complaintops.embedded import create_topics
+from complaintops.redis_client import connect as connect_redis
 from complaintops.runtime import Runtime
 from config import load_settings
 from consumers.dead_letter import HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON
@@ -162,6 +163,8 @@ class Pipeline:
     metrics_group: str
     store_group: str
     batch_size: int = 500
+    # The Redis URL names a node of a Redis Cluster.
+    redis_cluster: bool = False
 
     def environ(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("COMPLAINTOPS_")}
@@ -175,6 +178,7 @@ class Pipeline:
             COMPLAINTOPS_STORE_GROUP=self.store_group,
             COMPLAINTOPS_EMBEDDED="true",
             COMPLAINTOPS_BATCH_SIZE=str(self.batch_size),
+            COMPLAINTOPS_REDIS_CLUSTER=str(self.redis_cluster).lower(),
             PYTHONUNBUFFERED="1",
         )
         return env
@@ -187,6 +191,7 @@ class Pipeline:
         settings = load_settings(
             kafka_bootstrap=self.bootstrap,
             redis_url=self.redis_url,
+            redis_cluster=self.redis_cluster,
             database_url=self.database_url,
             topic=self.topic,
             dlq_topic=self.dlq_topic,
@@ -209,7 +214,7 @@ class Pipeline:
     def stored_offsets(self, which: str) -> Offsets:
         """What the sink of ``which`` ('metrics' or 'store') has stored."""
         if which == "metrics":
-            client = redis.Redis.from_url(self.redis_url)
+            client = connect_redis(self.redis_url, cluster=self.redis_cluster)
             try:
                 return RedisSink(client, self.metrics_group, SHANGHAI).stored_offsets(self.topic)
             finally:
