@@ -17,13 +17,14 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import orjson
 import redis
+from redis.exceptions import RedisClusterException
 
 from consumers.sink import BatchSummary, SinkNotReady, SinkUnavailable, is_fresh
 from events.batch import Decoded, RawRecord, case_ids, decode_all, run_batch
@@ -32,21 +33,26 @@ from events.scoring import DEFAULT_RULES, RuleSource
 from metrics import keys
 from metrics.codec import decode_state
 from metrics.delta import MetricsDelta
-from metrics.writer import delta_payload
+from metrics.writer import delta_payload, written_keys
 
 log = logging.getLogger(__name__)
 
 APPLY_SCRIPT = (Path(__file__).parent / "lua" / "apply_batch.lua").read_text()
 READ_SCRIPT = (Path(__file__).parent / "lua" / "read_batch.lua").read_text()
-# KEYS[1] an outbox; ARGV[1] how many letters were published from its head,
-# ARGV[2] the last of them. Trims them if they are still there.
+# KEYS[1] an outbox; ARGV the letters published from its head, in order.
+# Trims them only if they are still its head, all of them.
 TRIM_SCRIPT = """
-local count = tonumber(ARGV[1])
-if redis.call('LINDEX', KEYS[1], count - 1) == ARGV[2] then
-  redis.call('LTRIM', KEYS[1], count, -1)
-  return 1
+local head = redis.call('LRANGE', KEYS[1], 0, #ARGV - 1)
+if #head ~= #ARGV then
+  return 0
 end
-return 0
+for i = 1, #ARGV do
+  if head[i] ~= ARGV[i] then
+    return 0
+  end
+end
+redis.call('LTRIM', KEYS[1], #ARGV, -1)
+return 1
 """
 REBUILD_ADVICE = "the Redis read model has no build marker (data lost?): run `complaintops rebuild`"
 
@@ -140,6 +146,10 @@ class RedisSink:
         except redis.ResponseError as exc:
             # e.g. LOADING while Redis replays its data, or OOM: retry later.
             raise SinkUnavailable(f"Redis refused: {exc}") from exc
+        except (redis.RedisError, RedisClusterException) as exc:
+            # Redis Cluster: a slot in migration (TRYAGAIN until the client
+            # gives up), a failover, a node down. Nothing was written: retry.
+            raise SinkUnavailable(f"Redis Cluster: {exc!r}") from exc
 
     def _attempt(
         self,
@@ -189,11 +199,12 @@ class RedisSink:
             new_offsets[i] = record.offset if current is None else max(current, record.offset)
         expected = [_text(v) if v is not None else False for v in stored_values]
         result = self._apply_script(
-            keys=[keys.META, *offset_keys],
+            keys=[keys.META, *offset_keys, *written_keys(delta)],
             args=[
                 orjson.dumps(expected),
                 orjson.dumps([str(o) if o is not None else False for o in new_offsets]),
                 delta_payload(delta),
+                len(offset_keys),
             ],
         )
         outcome = _text(result)
@@ -240,19 +251,15 @@ class RedisSink:
         oldest letters of each partition as were published from it."""
         if not self.dead_letter_outbox or not published:
             return
-        last: dict[int, tuple[RawRecord, str]] = {}
-        counts: Counter[int] = Counter()
-        for letter in published:
-            last[letter[0].partition] = letter
-            counts[letter[0].partition] += 1
+        by_partition: dict[int, list[bytes]] = defaultdict(list)
+        for record, reason in published:
+            by_partition[record.partition].append(outbox_entry(record, reason))
         try:
-            for partition, count in sorted(counts.items()):
-                record, reason = last[partition]
+            for partition, entries in sorted(by_partition.items()):
                 # Trim only while the published letters still head the list:
                 # after a rebalance its new owner may have cleared them already.
                 self._trim_script(
-                    keys=[keys.dead_letter_outbox(self.group, partition)],
-                    args=[count, outbox_entry(record, reason)],
+                    keys=[keys.dead_letter_outbox(self.group, partition)], args=entries
                 )
         except redis.RedisError as exc:
             raise SinkUnavailable(f"Redis: {exc}") from exc

@@ -41,6 +41,17 @@ def write_delta(pipe: Any, delta: MetricsDelta) -> None:
         pipe.expireat(key, when)
 
 
+def written_keys(delta: MetricsDelta) -> list[str]:
+    """Every key ``delta`` writes, once each."""
+    touched: set[str] = set(delta.states)
+    for collection in (delta.zrem, delta.zadd, delta.hdel, delta.hset, delta.rpush):
+        touched.update(key for key, items in collection.items() if items)
+    touched.update(key for (key, _), amount in delta.hincr.items() if amount)
+    touched.update(key for key, _ in delta.zincr)
+    touched.update(delta.expire_at)
+    return sorted(touched)
+
+
 def delta_payload(delta: MetricsDelta) -> bytes:
     """The writes of ``delta`` as one JSON document for the apply script.
 

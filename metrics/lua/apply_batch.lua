@@ -1,11 +1,15 @@
 -- Apply one batch's aggregated writes atomically, if nobody else wrote meanwhile.
 --
--- KEYS[1]      the build marker (absent: the read model was lost; refuse)
--- KEYS[2..n]   the stored-offset keys of the batch's partitions
--- ARGV[1]      JSON array: the stored offsets the batch was computed from
---              (false for none), in the order of KEYS[2..n]
--- ARGV[2]      JSON array: the new offsets, same order
--- ARGV[3]      JSON object: the writes (see metrics/writer.py: delta_payload)
+-- KEYS[1]        the build marker (absent: the read model was lost; refuse)
+-- KEYS[2..n+1]   the stored-offset keys of the batch's partitions
+-- KEYS[n+2..]    every key the writes touch: declared, not read from here, so
+--                that on Redis Cluster a slot in migration is redirected
+--                before anything is written, never half way
+-- ARGV[1]        JSON array: the stored offsets the batch was computed from
+--                (false for none), in the order of KEYS[2..n+1]
+-- ARGV[2]        JSON array: the new offsets, same order
+-- ARGV[3]        JSON object: the writes (see metrics/writer.py: delta_payload)
+-- ARGV[4]        n, the number of offset keys
 --
 -- Returns "OK", "NOTREADY" (no build marker) or "MOVED" (an offset changed:
 -- another consumer wrote these partitions; the caller recomputes).
@@ -14,8 +18,9 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 'NOTREADY'
 end
+local n = tonumber(ARGV[4])
 local expected = cjson.decode(ARGV[1])
-for i = 2, #KEYS do
+for i = 2, n + 1 do
   local current = redis.call('GET', KEYS[i])
   local want = expected[i - 1]
   if want == false or want == cjson.null then
@@ -63,7 +68,7 @@ for _, item in ipairs(w.expireat) do
   redis.call('EXPIREAT', item[1], item[2])
 end
 local offsets = cjson.decode(ARGV[2])
-for i = 2, #KEYS do
+for i = 2, n + 1 do
   if offsets[i - 1] ~= false and offsets[i - 1] ~= cjson.null then
     redis.call('SET', KEYS[i], offsets[i - 1])
   end

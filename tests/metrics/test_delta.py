@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from zoneinfo import ZoneInfo
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from events.state import CLOSED, OPEN, CaseState, DecisionClock
 from events.timeutil import hour_start, local_date
 from metrics import keys
 from metrics.delta import MetricsDelta, _contributions, _hour_start, _local_day
+from metrics.writer import delta_payload, written_keys
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = 1_795_000_000.0
@@ -121,3 +123,31 @@ def test_cached_local_hours_and_days_equal_the_direct_computation(zone: str, at:
     tz = ZoneInfo(zone)
     assert _hour_start(at, tz) == hour_start(at, tz)
     assert _local_day(at, tz) == local_date(at, tz)
+
+
+def test_written_keys_name_every_key_the_payload_writes() -> None:
+    delta = MetricsDelta()
+    delta.hincr[("co:{m}:a", "x")] += 1
+    delta.hincr[("co:{m}:zero", "x")] += 0
+    delta.zincr[("co:{m}:b", "h-1")] += 2.0
+    delta.zadd["co:{m}:c"]["C-1"] = 1.0
+    delta.zrem["co:{m}:d"].add("C-2")
+    delta.hset["co:{m}:e"]["h-1"] = "t-1"
+    delta.hdel["co:{m}:f"].add("h-2")
+    delta.states["co:{m}:case:C-1"] = b"[]"
+    delta.rpush["co:{m}:g"].append(b"{}")
+    delta.expire_at["co:{m}:h"] = 1
+    payload = orjson.loads(delta_payload(delta))
+    in_payload = {
+        *payload["zrem"],
+        *payload["zadd"],
+        *payload["hdel"],
+        *payload["hset"],
+        *payload["rpush"],
+        *(item[0] for item in payload["hincr"]),
+        *(item[0] for item in payload["zincr"]),
+        *(item[0] for item in payload["expireat"]),
+        *payload["states"][::2],
+    }
+    assert set(written_keys(delta)) == in_payload
+    assert "co:{m}:zero" not in in_payload

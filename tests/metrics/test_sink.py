@@ -177,11 +177,12 @@ def test_the_apply_script_refuses_when_offsets_moved(
     before = {k: redis_client.dump(k) for k in redis_client.keys("co:*")}
     offset_key = keys.offset("complaintops-metrics", TOPIC, 0)
     outcome = sink._apply_script(
-        keys=[keys.META, offset_key],
+        keys=[keys.META, offset_key, keys.WIP],
         args=[
             b'["0"]',
             b'["9"]',
             b'{"zrem":{},"zadd":{},"hdel":{},"hset":{},"hincr":[["co:{m}:wip","intake","5"]],"zincr":[],"states":[],"expireat":[]}',
+            1,
         ],
     )
     assert outcome == b"MOVED"  # the stored offset is 1, not 0
