@@ -164,12 +164,8 @@ class ConsumerLoop:
 
     def step(self, consumer: KafkaConsumer) -> BatchSummary | None:
         """Poll once and store what came; return the batch's summary, if any."""
-        if self.needs_seek and consumer.assignment():
-            if not self._seek_to_stored(consumer):
-                return None
-            # Dead letters a crash (or the partitions' previous owner) left
-            # stored but unpublished go out first.
-            self._dead_letter(consumer, BatchSummary())
+        if self.needs_seek and consumer.assignment() and not self._resume_from_stored(consumer):
+            return None
         polled = consumer.poll(
             timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
         )
@@ -208,7 +204,7 @@ class ConsumerLoop:
                 delay = min(delay * 2, self.config.retry_max)
                 # The store may have been rebuilt meanwhile: restart from its position.
                 self.needs_seek = True
-                if self._seek_to_stored(consumer):
+                if self._resume_from_stored(consumer):
                     return None
 
     def _wait_polling(self, consumer: KafkaConsumer, seconds: float) -> bool:
@@ -226,6 +222,15 @@ class ConsumerLoop:
             return not self.stop_event.is_set()
         finally:
             consumer.resume(*consumer.assignment())
+
+    def _resume_from_stored(self, consumer: KafkaConsumer) -> bool:
+        """Seek to the sink's positions, then publish the dead letters a crash,
+        a rebuild or the partitions' previous owner left stored but unpublished.
+        False if the sink is out."""
+        if not self._seek_to_stored(consumer):
+            return False
+        self._dead_letter(consumer, BatchSummary())
+        return True
 
     def _seek_to_stored(self, consumer: KafkaConsumer) -> bool:
         """Seek every assigned partition to the sink's stored offset + 1. False if the sink is out."""
