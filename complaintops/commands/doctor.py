@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from complaintops.commands import first_line
 from config import ConfigError, Settings, check_config, env_var, load_settings
@@ -279,14 +279,20 @@ def check_redis(settings: Settings, timeout: float) -> list[Finding]:
                     f"set {env_var('redis_cluster')}=true",
                 )
             ]
+        # On a cluster, ask the primary that holds the read model's slot.
+        target = (
+            {"target_nodes": cast(redis.RedisCluster, client).get_node_from_key(keys.META)}
+            if settings.redis_cluster
+            else {}
+        )
         try:
-            info = client.info("server")
+            info = client.info("server", **target)
         except redis.RedisError:
             info = {}
         version = info.get("valkey_version") or info.get("redis_version") or "?"
         findings = [ok("redis", f"PING answered at {_redacted(url)} (version {version})")]
         findings.append(_build_marker_finding(bool(client.exists(keys.META)), keys.META))
-        findings.append(_eviction_finding(client))
+        findings.append(_eviction_finding(client, target))
         return findings
     finally:
         with contextlib.suppress(redis.RedisError):
@@ -313,11 +319,12 @@ def _build_marker_finding(present: bool, key: str) -> Finding:
     )
 
 
-def _eviction_finding(client: Any) -> Finding:
+def _eviction_finding(client: Any, target: dict[str, Any]) -> Finding:
     import redis
 
     try:
-        policy = str(client.config_get("maxmemory-policy").get("maxmemory-policy", "?"))
+        reply = client.config_get("maxmemory-policy", **target)
+        policy = str(reply.get("maxmemory-policy", "?"))
     except redis.RedisError as error:
         return warn(
             "redis",

@@ -308,3 +308,19 @@ def test_cluster_mode_on_a_single_server_fails_with_the_setting_to_change(
     assert (
         finding.advice == "this server is not a cluster node: set COMPLAINTOPS_REDIS_CLUSTER=false"
     )
+
+
+def test_on_a_cluster_the_eviction_policy_is_read_from_the_read_models_primary(
+    valkey_cluster: EmbeddedCluster, cluster_client: redis.RedisCluster
+) -> None:
+    holder = cluster_client.get_node_from_key(keys.META)
+    assert (holder.host, holder.port) != valkey_cluster.startup_nodes[0]  # not the URL's node
+    cluster_client.config_set("maxmemory-policy", "allkeys-lru", target_nodes=holder)
+    try:
+        settings = Settings(redis_url=valkey_cluster.url, redis_cluster=True)
+        findings = run_checks(settings, TIMEOUT, ["redis"])
+    finally:
+        cluster_client.config_set("maxmemory-policy", "noeviction", target_nodes=holder)
+
+    (eviction,) = [f for f in findings if "maxmemory-policy" in f.message]
+    assert eviction.status is Status.WARN and "allkeys-lru" in eviction.message
