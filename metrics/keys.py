@@ -72,7 +72,6 @@ META = MODEL + "meta"
 # group and partition: only the partition's owner writes and clears it, so
 # consumers of one group never publish or trim each other's letters.
 DEAD_LETTER_OUTBOX = _MODEL_T + "dlq:outbox:{0}:{1}"  # group, partition
-DEAD_LETTER_OUTBOX_PATTERN = _MODEL_T + "dlq:outbox:{0}:*"
 
 # Present while `rebuild` runs (with a TTL, in case it dies): a consumer
 # group starting meanwhile must not create a fresh build marker.

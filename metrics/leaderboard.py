@@ -4,13 +4,14 @@
 quarter) and scope (handler, team), a sorted set id → points, and per
 period a hash handler → the team it was last credited for. A member is in
 the set once it has had a non-zero award in the period, so a total of 0
-still ranks. Reading a period and the previous one happens in one
-MULTI/EXEC, so both come from the same moment.
+still ranks. A period and the previous one, with their handler → team
+hashes, are read by one script, so all come from the same moment (on Redis
+Cluster too: the keys share the read model's slot).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
@@ -56,24 +57,40 @@ def _check(kind: str, scope: str) -> None:
         raise ValueError(f"unknown scope '{scope}': use one of {', '.join(SCOPES)}")
 
 
-def _queue_board(pipe: Any, period: Period, scope: str) -> None:
-    pipe.zrange(keys.leaderboard(period.kind, period.key, scope), 0, -1, withscores=True)
-    pipe.hgetall(keys.leaderboard_teams(period.kind, period.key))
+# KEYS: per period, its board then its handler -> team hash. Returns their
+# flat contents: member, score, … then handler, team, …
+READ_BOARDS_SCRIPT: Final = """
+local out = {}
+for i = 1, #KEYS, 2 do
+  out[#out + 1] = redis.call('ZRANGE', KEYS[i], 0, -1, 'WITHSCORES')
+  out[#out + 1] = redis.call('HGETALL', KEYS[i + 1])
+end
+return out
+"""
 
 
-def _board(scored: Sequence[tuple[Any, float]], teams: Mapping[Any, Any]) -> BoardData:
+def _pairs(flat: Sequence[Any]) -> list[tuple[Any, Any]]:
+    return list(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _board(scored: Sequence[Any], teams: Sequence[Any]) -> BoardData:
     return BoardData(
-        points={_text(member): float(score) for member, score in scored},
-        teams={_text(handler): _text(team) for handler, team in teams.items()},
+        points={_text(member): float(score) for member, score in _pairs(scored)},
+        teams={_text(handler): _text(team) for handler, team in _pairs(teams)},
     )
 
 
 def read_boards(client: redis.Redis, periods: Sequence[Period], scope: str) -> list[BoardData]:
-    """The points and teams of each period, read in one round trip."""
-    with client.pipeline(transaction=False) as pipe:
-        for period in periods:
-            _queue_board(pipe, period, scope)
-        replies = pipe.execute()
+    """The points and teams of each period, read in one atomic step."""
+    names = [
+        name
+        for period in periods
+        for name in (
+            keys.leaderboard(period.kind, period.key, scope),
+            keys.leaderboard_teams(period.kind, period.key),
+        )
+    ]
+    replies = client.register_script(READ_BOARDS_SCRIPT)(keys=names)
     return [_board(replies[i], replies[i + 1]) for i in range(0, len(replies), 2)]
 
 
