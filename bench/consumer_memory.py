@@ -1,0 +1,150 @@
+"""Where the metrics consumer's memory goes under the soak's load, in process.
+
+``python -m bench.consumer_memory MINUTES [--trim] [--out FILE]`` starts the
+embedded broker and Valkey, builds the metrics consumer exactly as
+``complaintops consume metrics`` does (sink, dead-letter producer, sensors,
+``tune_for_throughput``) and runs it in a thread while a child process
+produces the soak's 200 simulated events/s. Every minute it records the
+process's RSS, the live pymalloc blocks at their lowest since the last
+reading (the gen-0 collector makes them saw-tooth), and the fill of the
+core's bounded caches. ``--trim`` returns freed heap to the system
+(``malloc_trim``) every minute, to tell memory the allocator keeps from
+memory still in use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import PARTITIONS, new_topic, services
+from bench.soak import environ
+
+RATE = 200.0
+SAMPLE_SECONDS = 5.0
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cache_fill() -> dict[str, int]:
+    from events import clock
+    from metrics import delta
+
+    return {
+        "fixed_deadline": clock._fixed_deadline.cache_info().currsize,
+        "award_keys": delta._award_keys.cache_info().currsize,
+        "handler_keys": delta._handler_keys.cache_info().currsize,
+    }
+
+
+def slope(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of (minute, value) points."""
+    if len(points) < 2:
+        return None
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    den = sum((x - mx) ** 2 for x, _ in points)
+    return round(sum((x - mx) * (y - my) for x, y in points) / den, 3) if den else None
+
+
+def run(minutes: float, trim: bool) -> dict[str, Any]:
+    seconds = minutes * 60
+    libc = ctypes.CDLL("libc.so.6")
+    rows: list[dict[str, Any]] = []
+    with services() as svc:
+        from store.migrate import upgrade
+
+        topic = new_topic(svc.bootstrap, "memory", PARTITIONS)
+        database_url = f"sqlite:///{svc.workdir / 'memory.db'}"
+        upgrade(database_url)
+        os.environ.update(environ(svc, topic, database_url))
+
+        from complaintops.commands.consume import build_loop
+        from complaintops.runtime import Runtime
+        from config import load_settings
+        from consumers.process import tune_for_throughput
+
+        loop = build_loop(Runtime.from_settings(load_settings()), "metrics", None)
+        tune_for_throughput()
+        consumer = threading.Thread(target=loop.run, name="metrics", daemon=True)
+        consumer.start()
+        producer = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys, threading; from bench.soak import Produced, produce_steadily; "
+                "produce_steadily(sys.argv[1], sys.argv[2], float(sys.argv[3]), "
+                "float(sys.argv[4]), threading.Event(), Produced())",
+                svc.bootstrap,
+                topic,
+                str(RATE),
+                str(seconds),
+            ],
+            env=dict(os.environ),
+        )
+        started = time.monotonic()
+        lowest_blocks = sys.getallocatedblocks()
+        minute = 0
+        while minute < minutes:
+            time.sleep(SAMPLE_SECONDS)
+            lowest_blocks = min(lowest_blocks, sys.getallocatedblocks())
+            if time.monotonic() - started < (minute + 1) * 60:
+                continue
+            minute += 1
+            if trim:
+                libc.malloc_trim(0)
+            rows.append(
+                {
+                    "minute": minute,
+                    "rss_mib": round(rss_mib(), 1),
+                    "lowest_pymalloc_blocks": lowest_blocks,
+                    **cache_fill(),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+            lowest_blocks = sys.getallocatedblocks()
+        loop.stop()
+        consumer.join(timeout=30)
+        producer.wait(timeout=120)
+    after = [(r["minute"], r["rss_mib"]) for r in rows if r["minute"] >= minutes / 2]
+    return {
+        "minutes": minutes,
+        "rate": RATE,
+        "malloc_trim_every_minute": trim,
+        "rss_slope_mib_per_min_second_half": slope(after),
+        "rss_slope_mib_per_min_from_minute_3": slope(
+            [(r["minute"], r["rss_mib"]) for r in rows if r["minute"] >= 3]
+        ),
+        "rows": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.consumer_memory")
+    parser.add_argument("minutes", type=float)
+    parser.add_argument("--trim", action="store_true", help="malloc_trim(0) every minute")
+    parser.add_argument("--out", type=Path, default=Path("bench/consumer-memory.json"))
+    args = parser.parse_args(argv)
+    result = run(args.minutes, args.trim)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "rows"}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
