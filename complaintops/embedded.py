@@ -334,6 +334,15 @@ def valkey_binary() -> Path:
     )
 
 
+NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
+
+
+def valkey_argv(port: int, work_dir: Path, *options: str) -> list[str]:
+    """The command line of a valkey-server on 127.0.0.1:``port`` working in ``work_dir``."""
+    base = [str(valkey_binary()), "--port", str(port), "--bind", LOCALHOST]
+    return [*base, "--dir", str(work_dir), "--daemonize", "no", *options]
+
+
 def valkey_answers_ping(port: int) -> bool:
     """True when the server on 127.0.0.1:``port`` answers PING."""
     client = redis.Redis(
@@ -369,19 +378,8 @@ def start_valkey(
     """
     work_dir = data_dir / "valkey"
     work_dir.mkdir(parents=True, exist_ok=True)
-    persistence = ["--appendonly", "yes"] if persistent else ["--save", "", "--appendonly", "no"]
-    argv = [
-        str(valkey_binary()),
-        "--port",
-        str(port),
-        "--bind",
-        LOCALHOST,
-        "--dir",
-        str(work_dir),
-        "--daemonize",
-        "no",
-        *persistence,
-    ]
+    persistence = ["--appendonly", "yes"] if persistent else list(NO_PERSISTENCE)
+    argv = valkey_argv(port, work_dir, *persistence)
     return start_service(
         VALKEY_SERVICE,
         argv,

@@ -27,6 +27,7 @@ from redis.retry import Retry
 
 from complaintops.embedded import (
     LOCALHOST,
+    NO_PERSISTENCE,
     START_TIMEOUT_S,
     EmbeddedService,
     EmbeddedStartError,
@@ -35,7 +36,7 @@ from complaintops.embedded import (
     find_free_port,
     start_service,
     valkey_answers_ping,
-    valkey_binary,
+    valkey_argv,
 )
 
 CLUSTER_SERVICE = "Redis Cluster node (Valkey)"
@@ -101,29 +102,19 @@ def _start_node(work_dir: Path, timeout: float) -> tuple[EmbeddedService, int]:
     for attempt in range(_PORT_ATTEMPTS):
         port = find_free_port()
         bus_port = find_free_port()
-        argv = [
-            str(valkey_binary()),
-            "--port",
-            str(port),
+        argv = valkey_argv(
+            port,
+            work_dir,
             "--cluster-port",
             str(bus_port),
-            "--bind",
-            LOCALHOST,
-            "--dir",
-            str(work_dir),
-            "--daemonize",
-            "no",
             "--cluster-enabled",
             "yes",
             "--cluster-config-file",
             "nodes.conf",
             "--cluster-node-timeout",
             str(CLUSTER_NODE_TIMEOUT_MS),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
+            *NO_PERSISTENCE,
+        )
         try:
             ensure_port_free(bus_port, CLUSTER_SERVICE, _BUS_PORT_FLAG)
             service = start_service(
