@@ -46,7 +46,9 @@ def login_submit() -> Any:
         return _login_form(400, t("auth.form_expired", lang), username)
     address = request.remote_addr or "unknown"
     limiter = context.limiter
-    if limiter is not None and limiter.is_blocked(username, address):
+    # Counted before the password is checked, so concurrent guesses share the limit.
+    attempt = limiter.begin(username, address) if limiter is not None else None
+    if limiter is not None and attempt is None:
         minutes = max(1, round(limiter.window_seconds / 60))
         response = _login_form(429, t("auth.too_many", lang, minutes=minutes), username)
         response.headers["Retry-After"] = str(int(limiter.window_seconds))
@@ -60,10 +62,10 @@ def login_submit() -> Any:
             signed_in = None if user is None else (user.id, user.username, user.role, user.team_id)
     except SQLAlchemyError as exc:
         log.error("sign-in failed: database unavailable (%s)", exc.__class__.__name__)
+        if limiter is not None and attempt is not None:
+            limiter.release(username, address, attempt)
         return _login_form(503, t("auth.unavailable", lang), username)
     if signed_in is None:
-        if limiter is not None:
-            limiter.record_failure(username, address)
         log.info("failed sign-in for %r from %s", username, address)
         return _login_form(401, t("auth.wrong_password", lang), username)
     user_id, name, role, team_id = signed_in

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import threading
+
 import redis
 
-from dashboard.auth.ratelimit import LoginRateLimiter, subject_digest
+from dashboard.auth.ratelimit import MAX_FAILURES, LoginRateLimiter, subject_digest
 from metrics import keys
 from tests.dashboard.auth.conftest import FakeClock
 
@@ -59,3 +61,50 @@ def test_redis_down_lets_sign_in_through() -> None:
     limiter = LoginRateLimiter(client)
     limiter.record_failure("leader", "10.0.0.1")
     assert not limiter.is_blocked("leader", "10.0.0.1")
+
+
+def test_begin_counts_the_attempt_and_refuses_past_the_limit(redis_client: redis.Redis) -> None:
+    clock = FakeClock(1_795_000_000.0)
+    limiter = LoginRateLimiter(redis_client, clock=clock)
+    attempts = [limiter.begin("leader", "10.0.0.1") for _ in range(7)]
+    assert all(attempts[:5]) and len(set(attempts[:5])) == 5
+    assert attempts[5:] == [None, None]
+    # Refused attempts are not counted: the first one leaves the window as before.
+    assert limiter.failures("leader", "10.0.0.1") == 5
+    clock.advance(15 * 60 + 1)
+    assert limiter.begin("leader", "10.0.0.1") is not None
+    assert limiter.failures("leader", "10.0.0.1") == 1
+
+
+def test_concurrent_attempts_share_the_limit(redis_client: redis.Redis) -> None:
+    limiter = LoginRateLimiter(redis_client)
+    barrier = threading.Barrier(30)
+    granted: list[str | None] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        granted.append(limiter.begin("leader", "10.0.0.1"))
+
+    threads = [threading.Thread(target=attempt) for _ in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(1 for one in granted if one is not None) == MAX_FAILURES
+
+
+def test_release_gives_the_place_back(redis_client: redis.Redis) -> None:
+    limiter = LoginRateLimiter(redis_client, max_failures=2)
+    first = limiter.begin("leader", "10.0.0.1")
+    assert first is not None and limiter.begin("leader", "10.0.0.1") is not None
+    assert limiter.begin("leader", "10.0.0.1") is None
+    limiter.release("leader", "10.0.0.1", first)
+    assert limiter.begin("leader", "10.0.0.1") is not None
+
+
+def test_redis_down_lets_the_attempt_through_uncounted() -> None:
+    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    limiter = LoginRateLimiter(client)
+    attempt = limiter.begin("leader", "10.0.0.1")
+    assert attempt is not None
+    limiter.release("leader", "10.0.0.1", attempt)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -151,6 +152,30 @@ def test_success_clears_earlier_failures(web: Web) -> None:
     for _ in range(MAX_FAILURES - 1):
         sign_in(web, "leader", "wrong password!")
     assert sign_in(web, "leader").status_code == 303
+
+
+def test_concurrent_guesses_get_no_more_password_checks_than_the_limit(web: Web) -> None:
+    token = form_token(web)
+    session_cookie = cookie(web, "complaintops_session")
+    assert session_cookie is not None
+    app = web.client.application
+    barrier = threading.Barrier(30)
+    statuses: list[int] = []
+
+    def guess(i: int) -> None:
+        client = app.test_client()
+        client.set_cookie("complaintops_session", session_cookie)
+        barrier.wait()
+        data = {"username": "admin", "password": f"wrong guess {i:02d}", "csrf_token": token}
+        statuses.append(client.post("/login", data=data).status_code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses.count(401) == MAX_FAILURES
+    assert statuses.count(429) == 30 - MAX_FAILURES
 
 
 # -- sessions ------------------------------------------------------------------------------
