@@ -8,7 +8,11 @@
   (status, stage, stage_entered_at) and the index on ``opened_at``.
 
 A source that cannot be read marks its rules unknown instead of failing the
-whole evaluation.
+whole evaluation. The read model counts as unreadable while it has no build
+marker (lost, or emptied by ``complaintops rebuild``) or a rebuild runs: the
+case and handler rules are then not evaluated, so their alerts neither resolve
+nor fire again when the model comes back. The consumer's heartbeat is not part
+of the read model (a rebuild keeps it), so ``consumer_lag`` is still evaluated.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from store.types import from_epoch, to_epoch
 log = logging.getLogger(__name__)
 
 REDIS_RULES = (FOLLOW_UP_OVERDUE, DECISION_AT_RISK, DECISION_BREACHED, HANDLER_OVERLOADED)
+"""The rules read from the read model (``consumer_lag`` reads only the heartbeat)."""
 SQL_RULES = (STAGE_SLA_BREACHED, MAJOR_COMPLAINT_OPENED)
 
 
@@ -87,6 +92,26 @@ class AlertSources:
     # -- Redis ------------------------------------------------------------------------------
 
     def _read_redis(self, seen: Observations, enabled: set[str]) -> None:
+        if CONSUMER_LAG in enabled:
+            seen.consumer = read_heartbeat(self.query.client, self._group())
+        model_rules = [rule for rule in REDIS_RULES if rule in enabled]
+        if not model_rules:
+            return
+        before = read_model_state(self.query)
+        if before.unusable is not None:
+            for rule in model_rules:
+                seen.unknown[rule] = before.unusable
+            return
+        self._read_model(seen, enabled)
+        after = read_model_state(self.query)
+        if after != before:  # a rebuild began or ended while the rules read
+            reason = after.unusable or "read model rebuilt while it was read"
+            for rule in model_rules:
+                seen.unknown[rule] = reason
+            seen.follow_ups_overdue = seen.decisions_at_risk = seen.decisions_breached = None
+            seen.handler_loads = None
+
+    def _read_model(self, seen: Observations, enabled: set[str]) -> None:
         now = seen.now
         lists: dict[str, list[DueCase]] = {}
         if FOLLOW_UP_OVERDUE in enabled:
@@ -126,8 +151,6 @@ class AlertSources:
                 for team in self.query.workload(self.configured_handlers())
                 for h in team.handlers
             ]
-        if CONSUMER_LAG in enabled:
-            seen.consumer = read_heartbeat(self.query.client, self._group())
 
     # -- SQL ----------------------------------------------------------------------------------
 
@@ -195,6 +218,28 @@ class AlertSources:
             )
             for row in session.execute(statement)
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadModelState:
+    """The read model's build marker (``built_at``) and why the model cannot be used, if so."""
+
+    built_at: str | None
+    unusable: str | None
+
+
+def read_model_state(query: MetricsQuery) -> ReadModelState:
+    """Whether the read model can be read: it has a build marker and no rebuild runs."""
+    client = query.client
+    raw = client.hget(keys.META, "built_at")
+    built_at = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+    if client.exists(keys.REBUILDING):
+        return ReadModelState(built_at, "read model rebuild in progress")
+    if built_at is None and not query.is_built():
+        return ReadModelState(
+            None, "read model not built (no build marker; run `complaintops rebuild`)"
+        )
+    return ReadModelState(built_at, None)
 
 
 def _float(raw: dict[Any, Any], name: str) -> float | None:
