@@ -2,7 +2,8 @@
 
 Every module ``dashboard/api/routes_*.py`` defines ``register(blueprint)``;
 they are discovered here. Routes read through the same query layer and view
-functions as the dashboard pages.
+functions as the dashboard pages. Any other path under ``/api/`` answers a
+JSON 401, 404 or 405 (``fallback``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pkgutil
 from flask import Blueprint, Flask
 
 from complaintops.runtime import Runtime
-from dashboard.api import auth, errors
+from dashboard.api import auth, errors, fallback
 
 API_PREFIX = "/api/v1"
 PUBLIC_ENDPOINTS = {"api_v1.health"}
@@ -38,4 +39,6 @@ def create_blueprint() -> Blueprint:
 
 def install(server: Flask, runtime: Runtime) -> None:
     server.extensions["complaintops"] = runtime
-    server.register_blueprint(create_blueprint())
+    blueprint = create_blueprint()
+    server.register_blueprint(blueprint)
+    fallback.install(server, blueprint.name, PUBLIC_ENDPOINTS)

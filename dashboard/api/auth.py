@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 
 from dashboard.api.errors import error_response
 
@@ -18,21 +18,26 @@ def token_is_valid(presented: str, tokens: list[str]) -> bool:
     return valid and bool(presented)
 
 
+def token_refusal() -> tuple[Response, int] | None:
+    """The 401 for a request without a valid bearer token, or None when it has one."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, presented = header.partition(" ")
+    runtime = current_app.extensions["complaintops"]
+    if scheme.lower() != "bearer" or not presented.strip():
+        response, status = error_response(
+            401, "missing bearer token (Authorization: Bearer <token>)"
+        )
+    elif not token_is_valid(presented.strip(), list(runtime.settings.api_tokens)):
+        response, status = error_response(401, "invalid bearer token")
+    else:
+        return None
+    response.headers["WWW-Authenticate"] = 'Bearer realm="complaintops"'
+    return response, status
+
+
 def protect(blueprint: Blueprint, public: set[str]) -> None:
     @blueprint.before_request
     def _require_token() -> Any:
         if request.endpoint in public:
             return None
-        header = request.headers.get("Authorization", "")
-        scheme, _, presented = header.partition(" ")
-        runtime = current_app.extensions["complaintops"]
-        if scheme.lower() != "bearer" or not presented.strip():
-            response, status = error_response(
-                401, "missing bearer token (Authorization: Bearer <token>)"
-            )
-        elif not token_is_valid(presented.strip(), list(runtime.settings.api_tokens)):
-            response, status = error_response(401, "invalid bearer token")
-        else:
-            return None
-        response.headers["WWW-Authenticate"] = 'Bearer realm="complaintops"'
-        return response, status
+        return token_refusal()

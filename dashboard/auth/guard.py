@@ -1,7 +1,8 @@
 """The checks in front of every request of the web server.
 
-- ``/api/v1/...`` has its own bearer tokens; static files are public;
-  ``/login`` is public.
+- Everything under ``/api/`` has the API's own bearer tokens and JSON
+  errors (``dashboard.api``), unknown paths included; static files are
+  public; ``/login`` is public.
 - Dash's own endpoints (layout, dependencies, callbacks) need a session;
   callbacks also need the CSRF header and a session allowed to run them
   (``dashboard.auth.callbacks``).

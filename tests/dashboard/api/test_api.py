@@ -82,6 +82,28 @@ def test_every_path_but_health_needs_a_token(
     assert "error" in response.get_json()
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nope", "/api/v1/", "/api/v1/overview/", "/api/v1/cases/a%2Fb", "/api/x"]
+)
+def test_a_path_no_route_serves_is_json_401_then_404(client: FlaskClient, path: str) -> None:
+    refused = client.get(path)
+    assert refused.status_code == 401
+    assert refused.content_type == "application/json; charset=utf-8"
+    assert "error" in refused.get_json()
+    missing = client.get(path, headers=AUTH)
+    assert missing.status_code == 404
+    assert missing.content_type == "application/json; charset=utf-8"
+    assert missing.get_json() == {"error": "not found"}
+
+
+def test_a_wrong_method_is_json_401_then_405(client: FlaskClient) -> None:
+    assert client.post("/api/v1/overview").status_code == 401
+    answer = client.post("/api/v1/overview", headers=AUTH)
+    assert answer.status_code == 405
+    assert answer.get_json() == {"error": "method not allowed"}
+    assert client.post("/api/v1/health").status_code == 405
+
+
 def test_health_needs_no_token_and_reports_each_dependency(client: FlaskClient) -> None:
     body = client.get("/api/v1/health").get_json()
     assert set(body["checks"]) == {"redis", "database", "kafka"}

@@ -292,6 +292,50 @@ def test_a_signed_in_user_keeps_their_session_on_a_kiosk_url(web: Web) -> None:
     assert web.client.get("/leaderboard").status_code == 200
 
 
+# -- the API on the dashboard's server -----------------------------------------------------
+
+API_TOKEN = {"Authorization": "Bearer api-unit-token"}
+NOT_API_ROUTES = [
+    "/api/v1/nope",
+    "/api/v1/",
+    "/api/v1/overview/",
+    "/api/v1/cases/a%2Fb",
+    "/api/v1/cases/",
+    "/api/v2/overview",
+]
+
+
+@pytest.mark.parametrize("path", NOT_API_ROUTES)
+def test_a_path_under_api_that_no_route_serves_needs_a_token(web: Web, path: str) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        answer = web.client.get(path, headers=headers)
+        assert answer.status_code == 401
+        assert answer.content_type == "application/json; charset=utf-8"
+        assert "error" in answer.get_json()
+        assert answer.headers["WWW-Authenticate"] == 'Bearer realm="complaintops"'
+
+
+@pytest.mark.parametrize("path", NOT_API_ROUTES)
+def test_a_path_under_api_that_no_route_serves_is_a_json_404(web: Web, path: str) -> None:
+    for method in ("GET", "POST"):
+        answer = web.client.open(path, method=method, headers=API_TOKEN)
+        assert answer.status_code == 404
+        assert answer.content_type == "application/json; charset=utf-8"
+        assert answer.get_json() == {"error": "not found"}
+
+
+def test_a_wrong_method_on_an_api_route_is_a_json_405(web: Web) -> None:
+    assert web.client.post("/api/v1/overview").status_code == 401
+    answer = web.client.post("/api/v1/overview", headers=API_TOKEN)
+    assert answer.status_code == 405
+    assert answer.get_json() == {"error": "method not allowed"}
+    assert "GET" in answer.headers["Allow"]
+    # Health stays public, whatever the method.
+    health = web.client.delete("/api/v1/health")
+    assert health.status_code == 405 and health.get_json() == {"error": "method not allowed"}
+    assert web.client.get("/api/v1/health").status_code == 200
+
+
 # -- headers and cookies -------------------------------------------------------------------
 
 
