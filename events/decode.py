@@ -8,6 +8,7 @@ Validation is hand-written: it runs for every event on the hot path.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -19,6 +20,10 @@ from events.model import CaseEvent, Complainant
 from events.timeutil import parse_rfc3339
 
 _CASE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Integer fields are stored in SQL columns: seq in a BIGINT, group_size in an
+# INTEGER. Larger values are form errors rather than records no database holds.
+MAX_SEQ = 2**63 - 1
+MAX_GROUP_SIZE = 2**31 - 1
 # Time stamps outside these years would overflow the calendar arithmetic of the
 # clocks (deadline + extensions + pauses) further down the pipeline.
 _EARLIEST = parse_rfc3339("1970-01-01T00:00:00Z")
@@ -62,6 +67,8 @@ def validate(obj: dict[str, Any]) -> CaseEvent:
     seq = _required(obj, "seq")
     if not _is_int(seq) or seq < 1:
         raise InvalidEvent(f"field 'seq' must be an integer >= 1, got {_show(seq)}")
+    if seq > MAX_SEQ:
+        raise InvalidEvent(f"field 'seq' must be at most {MAX_SEQ}, got {seq}")
     etype = _required(obj, "type")
     parse = _TYPE_FIELDS.get(etype) if isinstance(etype, str) else None
     if parse is None:
@@ -124,12 +131,18 @@ def _id(obj: dict[str, Any], name: str, required: bool = True) -> Any:
     if (
         not isinstance(value, str)
         or not 1 <= len(value) <= c.MAX_ID_LENGTH
-        or not value.isprintable()
+        or not (value.isprintable() or _spaced_printable(value))
     ):
         raise InvalidEvent(
             f"field '{name}' must be a string of 1 to 64 printable characters, got {_show(value)}"
         )
     return value
+
+
+def _spaced_printable(value: str) -> bool:
+    """Printable, counting every space separator (U+3000, no-break space) as
+    printable too; control and format characters and line breaks are not."""
+    return all(ch.isprintable() or unicodedata.category(ch) == "Zs" for ch in value)
 
 
 def _enum(obj: dict[str, Any], name: str, allowed: Collection[str], required: bool = True) -> Any:
@@ -210,6 +223,8 @@ def _opened(obj: dict[str, Any]) -> dict[str, Any]:
     group_size = _optional(obj, "group_size")
     if group_size is not None and (not _is_int(group_size) or group_size < 1):
         raise InvalidEvent(f"field 'group_size' must be an integer >= 1, got {_show(group_size)}")
+    if group_size is not None and group_size > MAX_GROUP_SIZE:
+        raise InvalidEvent(f"field 'group_size' must be at most {MAX_GROUP_SIZE}, got {group_size}")
     return {
         "team_id": _id(obj, "team_id"),
         "handler_id": _id(obj, "handler_id"),

@@ -207,6 +207,11 @@ def _clock_resumed(p: _Step) -> None:
 
 def _deadline_extended(p: _Step) -> None:
     assert p.event.tier is not None
+    if p.before.clock.decided_at is not None:
+        # The decision stopped the clock for good: its deadline is the one in
+        # force when it was made (scoring-v1), so a later extension changes
+        # nothing until a reopening asks for a new decision.
+        return
     p.new.clock.limit_days = max(p.new.clock.limit_days, c.TIER_LIMIT_DAYS[p.event.tier])
 
 

@@ -25,6 +25,7 @@ from events.clock import (
     running_deadline,
 )
 from events.machine import Outcome, Transition
+from events.projection import footprint
 from events.scoring import DECISION_LATE, DECISION_ON_TIME
 from events.state import CaseState, DecisionClock
 from events.timeutil import DAY_SECONDS, add_natural_days, format_rfc3339
@@ -361,6 +362,67 @@ def test_a_pause_after_the_decision_does_not_move_the_decided_deadline() -> None
     status = status_at(state, "2027-02-01T00:00:00+08:00")
     assert status.state == DECIDED
     assert local(status.deadline) == DEADLINE
+
+
+def test_an_extension_after_the_decision_keeps_the_deadline_in_force_at_the_decision() -> None:
+    # decided two days late (deadline 12-10), then a tier-2 extension: the late
+    # decision scored -10 and its deadline stays 12-10 for every reader
+    state, transitions = run(
+        [
+            (c.DECISION_MADE, "2026-12-12T10:00:00+08:00", {}),
+            extend(2, at="2026-12-13T10:00:00+08:00"),
+        ]
+    )
+
+    assert [a.rule for a in transitions[1].awards] == [DECISION_LATE]
+    assert state.clock.limit_days == 15
+    status = status_at(state, "2026-12-20T00:00:00+08:00")
+    assert local(status.deadline) == DEADLINE
+    decided_at = state.clock.decided_at
+    assert decided_at is not None and decided_at > deadline(state.clock, SHANGHAI, decided_at)
+
+
+def test_an_extension_after_a_reopening_without_new_facts_applies_again() -> None:
+    state, _ = run(
+        [
+            (c.DECISION_MADE, "2026-12-01T10:00:00+08:00", {}),
+            (c.CLOSED, "2026-12-02T10:00:00+08:00", {"resolution": "resolved"}),
+            (c.REOPENED, "2026-12-05T10:00:00+08:00", {"new_facts": False}),
+            extend(1, at="2026-12-06T10:00:00+08:00"),
+        ]
+    )
+
+    assert state.clock.limit_days == 30
+    assert deadline_of(state) == "2026-12-25T00:00:00+08:00"
+
+
+def test_pauses_spanning_millennia_clamp_the_deadline_instead_of_overflowing() -> None:
+    # Every time is form-valid, but the pause starts 7,000 years before the
+    # clock: the deadline lands at the calendar's last day, not in an error.
+    state, transitions = run(
+        [
+            pause("1970-01-02T00:00:00+08:00"),
+            resume("8998-12-31T00:00:00+08:00"),
+            (c.DECISION_MADE, "8998-12-31T00:00:00+08:00", {}),
+        ],
+        opened_at="2026-11-24T09:30:00+08:00",
+        received_at="8998-12-01T00:00:00+08:00",
+    )
+
+    assert [a.rule for a in transitions[-1].awards] == [DECISION_ON_TIME]
+    assert deadline_of(state) == "9999-01-01T00:00:00+08:00"
+    footprint(state, SHANGHAI)  # what every sink stores after a batch
+
+
+def test_a_clock_paused_millennia_ago_is_seen_now_without_overflowing() -> None:
+    state, _ = run(
+        [pause("1970-01-02T00:00:00+08:00")],
+        received_at="8998-12-01T00:00:00+08:00",
+    )
+
+    status = status_at(state, "2026-11-25T10:00:00+08:00")
+    assert status.state == PAUSED and not status.breached
+    footprint(state, SHANGHAI)
 
 
 # -- reopening (rule R4) -----------------------------------------------------------

@@ -206,14 +206,28 @@ def rows(event_type: str, field: str, *values: Any) -> list[tuple[str, str, Any]
 WRONG_VALUE_ROWS: list[tuple[str, str, Any]] = [
     # integers
     *rows(c.OPENED, "seq", "1", True, 1.5, 0, -1, [1], {"n": 1}),
+    *rows(c.DECISION_MADE, "seq", 2**63, 2**64 - 1),  # beyond a BIGINT
     *rows(c.DECISION_MADE, "seq", "2", True, False, 2.5, 0, -7),
     *rows(c.DEADLINE_EXTENDED, "tier", "1", True, 1.5, 0, 3, -1, [1]),
     *rows(c.FOLLOW_UP_DONE, "satisfaction", "4", True, 4.5, 0, 6, -1),
     *rows(c.CLOSED, "satisfaction", "5", True, 3.5, 0, 6),
-    *rows(c.OPENED, "group_size", "20", True, 2.5, 0, -3),
+    *rows(c.OPENED, "group_size", "20", True, 2.5, 0, -3, 2**31, 2**63),  # beyond an INTEGER
     # strings
     *rows(c.OPENED, "schema", "case-event/v2", "Case-Event/v1", "case-event/v1 ", "", 1),
-    *rows(c.OPENED, "event_id", "", "e" * 65, "e\x00-1", "e\n", 7, True, ["e-1"], {"id": 1}),
+    *rows(
+        c.OPENED,
+        "event_id",
+        "",
+        "e" * 65,
+        "e\x00-1",
+        "e\n",
+        "e\u2028",
+        "e\u200b",
+        7,
+        True,
+        ["e-1"],
+        {"id": 1},
+    ),
     *rows(c.OPENED, "case_id", "", "x" * 65, 123, True, ["C1"]),
     *rows(c.OPENED, "team_id", "", "t" * 65, 5, False),
     *rows(c.OPENED, "handler_id", "", "h" * 65, 5, True),
@@ -359,6 +373,14 @@ EXACT_REASON_ROWS: list[tuple[dict[str, Any], str]] = [
     ),
     (make_event(group_size=0), "field 'group_size' must be an integer >= 1, got 0"),
     (
+        make_event(group_size=2**31),
+        "field 'group_size' must be at most 2147483647, got 2147483648",
+    ),
+    (
+        make_event(c.DECISION_MADE, seq=2**63),
+        "field 'seq' must be at most 9223372036854775807, got 9223372036854775808",
+    ),
+    (
         make_event(complainant={"gender": "x"}),
         "field 'complainant.gender' must be one of f, m, u, got \"x\"",
     ),
@@ -423,7 +445,11 @@ def test_case_ids_with_other_characters_or_too_long_are_invalid(case_id: str) ->
     assert "field 'case_id'" in reject(make_event(case_id=case_id))
 
 
-@pytest.mark.parametrize("event_id", ["e", "事件-1", "e" * 64, "a b/c"])
+@pytest.mark.parametrize(
+    "event_id",
+    # spaces of every kind are characters too: the ideographic space, no-break space
+    ["e", "事件-1", "e" * 64, "a b/c", "事件\u30001", "e\u00a01", "\u3000"],
+)
 def test_event_ids_of_1_to_64_characters_are_valid(event_id: str) -> None:
     assert decode(encode(make_event(event_id=event_id))).event_id == event_id
 
@@ -471,6 +497,12 @@ ACCEPTED_TIMES = [
     ("2026-11-24T09:30:00.5+08:00", "2026-11-24T01:30:00.500Z"),
     ("2026-11-24T09:30:00.123456+08:00", "2026-11-24T01:30:00.123456Z"),
     ("2026-11-24T09:30:00.123456789+08:00", "2026-11-24T01:30:00.123456Z"),
+    # RFC 3339 puts no bound on the fraction's digits
+    ("2026-11-24T09:30:00.123456789012345+08:00", "2026-11-24T01:30:00.123456Z"),
+    # a leap second counts as the first second of the next minute
+    ("2016-12-31T23:59:60Z", "2017-01-01T00:00:00Z"),
+    ("2017-01-01T07:59:60+08:00", "2017-01-01T00:00:00Z"),
+    ("2026-11-24T09:30:00+23:59", "2026-11-23T09:31:00Z"),
     ("2028-02-29T12:00:00+08:00", "2028-02-29T04:00:00Z"),
 ]
 
@@ -509,7 +541,10 @@ REJECTED_TIMES = [
     "2026-11-24T09:30:00+24:00",
     "2026-11-24T09:30:00.+08:00",
     "2026-11-24T09:30:00,5+08:00",
-    "2026-11-24T09:30:00.1234567891+08:00",
+    "2026-11-24T09:30:00+08:60",  # offset minutes run 00 to 59
+    "2026-11-24T09:30:00+08:99",
+    "2026-11-24T09:30:00+99:00",
+    "2026-11-24T09:60:60+08:00",
     "2026-11-24T09:30:00+08:00\n",
     " 2026-11-24T09:30:00+08:00",
     "26-11-24T09:30:00+08:00",
