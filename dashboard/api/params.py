@@ -1,23 +1,36 @@
-"""Validated query parameters: a bad value is a 400 that names the parameter."""
+"""Validated query parameters: a bad value is a 400 that names the parameter.
+
+Values are read strictly: an integer is ASCII digits (an optional leading
+minus), a date is ``YYYY-MM-DD`` in ASCII digits; Python's more lenient
+readings (``+5``, `` 5``, ``1_0``, other scripts' digits, ISO week dates)
+are refused.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from datetime import date
+from typing import Final
 
 from flask import request
 
 from dashboard.api.errors import BadParameter
+
+INTEGER: Final = re.compile(r"-?[0-9]{1,18}", re.ASCII)
+DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+# The years accepted in events' times; period arithmetic is safe well inside them.
+EARLIEST_DATE: Final = date(1970, 1, 1)
+LATEST_DATE: Final = date(8999, 12, 31)
 
 
 def int_param(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadParameter(name, f"must be an integer from {low} to {high}, got '{raw}'") from None
+    if not INTEGER.fullmatch(raw):
+        raise BadParameter(name, f"must be an integer from {low} to {high}, got '{raw}'")
+    value = int(raw)
     if not low <= value <= high:
         raise BadParameter(name, f"must be an integer from {low} to {high}, got {value}")
     return value
@@ -37,11 +50,16 @@ def date_param(name: str, default: date) -> date:
     if raw is None:
         return default
     try:
-        if len(raw) != 10:
+        if not DATE.fullmatch(raw):
             raise ValueError
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
         raise BadParameter(name, f"must be a date YYYY-MM-DD, got '{raw}'") from None
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise BadParameter(
+            name, f"must be a date from {EARLIEST_DATE} to {LATEST_DATE}, got '{raw}'"
+        )
+    return value
 
 
 def optional_id_param(name: str) -> str | None:

@@ -107,6 +107,19 @@ def test_defaults_are_this_week_by_handler(client: FlaskClient, runtime: Runtime
         ("at=2026-13-01", "parameter 'at' must be a date YYYY-MM-DD, got '2026-13-01'"),
         ("at=24.11.2026", "parameter 'at' must be a date YYYY-MM-DD, got '24.11.2026'"),
         ("at=2026-11-24T00:00", "parameter 'at' must be a date YYYY-MM-DD, got '2026-11-24T00:00'"),
+        ("at=2026-W48-3", "parameter 'at' must be a date YYYY-MM-DD, got '2026-W48-3'"),
+        (
+            "at=0001-01-01",
+            "parameter 'at' must be a date from 1970-01-01 to 8999-12-31, got '0001-01-01'",
+        ),
+        (
+            "at=9999-12-31",
+            "parameter 'at' must be a date from 1970-01-01 to 8999-12-31, got '9999-12-31'",
+        ),
+        (
+            "at=1969-12-31",
+            "parameter 'at' must be a date from 1970-01-01 to 8999-12-31, got '1969-12-31'",
+        ),
     ],
 )
 def test_bad_parameters_are_400_naming_them(client: FlaskClient, query: str, message: str) -> None:

@@ -162,6 +162,13 @@ def test_workload_lists_configured_and_active_teams_sorted(
         ("hours=169", "parameter 'hours' must be an integer from 1 to 168, got 169"),
         ("hours=abc", "parameter 'hours' must be an integer from 1 to 168, got 'abc'"),
         ("hours=", "parameter 'hours' must be an integer from 1 to 168, got ''"),
+        ("hours=%2B5", "parameter 'hours' must be an integer from 1 to 168, got '+5'"),
+        ("hours=%205", "parameter 'hours' must be an integer from 1 to 168, got ' 5'"),
+        ("hours=5%20", "parameter 'hours' must be an integer from 1 to 168, got '5 '"),
+        ("hours=5%0A", "parameter 'hours' must be an integer from 1 to 168, got '5\n'"),
+        ("hours=1_0", "parameter 'hours' must be an integer from 1 to 168, got '1_0'"),
+        ("hours=%D9%A5", "parameter 'hours' must be an integer from 1 to 168, got '\u0665'"),
+        ("hours=%EF%BC%95", "parameter 'hours' must be an integer from 1 to 168, got '\uff15'"),
     ],
 )
 def test_bad_hours_is_a_400_naming_it(client: FlaskClient, query: str, message: str) -> None:
