@@ -4,13 +4,20 @@ A message is queued in the same transaction as the decision to send it, so
 no decision is lost and none is queued twice. Delivery is claim → send →
 mark sent, in this one place:
 
-- claim: a conditional UPDATE takes the message for ``lease_seconds``; a
-  second worker (another scheduler) finds it taken and moves on;
+- claim: a conditional UPDATE takes the message for ``lease_seconds`` from
+  the moment of the claim (the clock is read again for every message, so a
+  long round never leases from its stale start); a second worker (another
+  scheduler) finds it taken and moves on;
 - send: over one SMTP session per round; the message's bytes, and so its
   ``Message-ID``, are the same on every attempt, so a retried send (a crash
   between the server's OK and the mark) is recognisable as the same email;
 - mark: sent, or back to pending with the next attempt after an exponential
   back-off (retryable failures), or failed (the server refused it for good).
+  A message counts as sent only when its claim still held at the mark.
+
+``keep_going``, asked before every claim after the first, ends a round early
+(the scheduler's check that it still holds the leader lock); the messages not
+yet claimed wait for the next round.
 
 While the SMTP server is down every message waits; when it returns each is
 sent once.
@@ -20,8 +27,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Final
@@ -58,6 +66,10 @@ class DeliveryReport:
     sent: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    lapsed: list[int] = field(default_factory=list)
+    """Sent, but the claim had lapsed by the mark: another worker may send it again."""
+    stopped: bool = False
+    """The round ended early (``keep_going`` said so)."""
 
 
 def new_message_id(sender: str) -> str:
@@ -98,7 +110,11 @@ def enqueue(
 
 
 class Outbox:
-    """Delivers due messages; ``worker_id`` names this process in claims."""
+    """Delivers due messages; ``worker_id`` names this process in claims.
+
+    ``clock`` is read at every claim and mark: a round started at ``now``
+    stands at ``now`` plus the time the clock has moved since.
+    """
 
     def __init__(
         self,
@@ -108,12 +124,14 @@ class Outbox:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         backoff: Backoff | None = None,
         batch: int = DEFAULT_BATCH,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         self.backoff = backoff or Backoff()
         self.batch = batch
+        self.clock = clock
 
     def _claimable(self, now: float) -> object:
         moment = from_epoch(now)
@@ -164,10 +182,13 @@ class Outbox:
             )
             return moved.rowcount == 1
 
-    def mark_sent(self, notification_id: int, now: float, refused: dict[str, str]) -> None:
+    def mark_sent(self, notification_id: int, now: float, refused: dict[str, str]) -> bool:
+        """Record the message as sent; False when this worker's claim had lapsed."""
         note = "; ".join(f"{a}: {r}" for a, r in refused.items()) or None
         if not self._finish(notification_id, state=SENT, sent_at=from_epoch(now), last_error=note):
             log.warning("notification %s was sent but its claim had lapsed", notification_id)
+            return False
+        return True
 
     def mark_failed_attempt(
         self, notification: Notification, error: DeliveryError, now: float
@@ -185,27 +206,46 @@ class Outbox:
         return False
 
     def _back_off_unclaimed(
-        self, ids: Sequence[int], error: DeliveryError, now: float
+        self, ids: Sequence[int], error: DeliveryError, at: Callable[[], float]
     ) -> list[int]:
         """The server could not be reached: every due message waits its back-off."""
         waiting = []
         for notification_id in ids:
-            claimed = self.claim(notification_id, now)
+            claimed = self.claim(notification_id, at())
             if claimed is not None:
-                self.mark_failed_attempt(claimed, error, now)
+                self.mark_failed_attempt(claimed, error, at())
                 waiting.append(notification_id)
         return waiting
 
-    def deliver(self, transport: MailTransport, sender: str, now: float) -> DeliveryReport:
-        """Send every due message over one SMTP session."""
+    def deliver(
+        self,
+        transport: MailTransport,
+        sender: str,
+        now: float,
+        *,
+        keep_going: Callable[[], bool] | None = None,
+    ) -> DeliveryReport:
+        """Send every due message over one SMTP session, each claimed at the time of its claim."""
         report = DeliveryReport()
         ids = self.due(now)
         if not ids:
             return report
+        started = self.clock()
+
+        def at() -> float:
+            return now + max(0.0, self.clock() - started)
+
         try:
             with transport.session() as smtp:
                 for position, notification_id in enumerate(ids):
-                    notification = self.claim(notification_id, now)
+                    if position and keep_going is not None and not keep_going():
+                        log.warning(
+                            "outbox round stopped: %d message(s) wait for the next",
+                            len(ids) - position,
+                        )
+                        report.stopped = True
+                        break
+                    notification = self.claim(notification_id, at())
                     if notification is None:
                         continue
                     try:
@@ -216,21 +256,23 @@ class Outbox:
                         )
                     except DeliveryError as error:
                         log.warning("notification %s not sent: %s", notification_id, error)
-                        if self.mark_failed_attempt(notification, error, now):
+                        if self.mark_failed_attempt(notification, error, at()):
                             report.retrying.append(notification_id)
                         else:
                             report.failed.append(notification_id)
                         if error.connection:
                             report.retrying += self._back_off_unclaimed(
-                                ids[position + 1 :], error, now
+                                ids[position + 1 :], error, at
                             )
                             break
                         continue
-                    self.mark_sent(notification_id, now, refused)
-                    report.sent.append(notification_id)
+                    if self.mark_sent(notification_id, at(), refused):
+                        report.sent.append(notification_id)
+                    else:
+                        report.lapsed.append(notification_id)
         except DeliveryError as error:
             log.warning("SMTP unavailable, %d message(s) wait: %s", len(ids), error)
-            report.retrying += self._back_off_unclaimed(ids, error, now)
+            report.retrying += self._back_off_unclaimed(ids, error, at)
         return report
 
 

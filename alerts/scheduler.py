@@ -3,8 +3,9 @@
 Two jobs run on timers: ``evaluate`` (every 30 s by default) and ``deliver``
 (every few seconds). Only the process holding the leader lock runs them: a
 Redis key set with ``SET NX PX`` to a random token, renewed by its holder on
-every run, released on shutdown; a crashed leader's lock expires after
-``ttl_seconds`` and another process takes over. The lock saves work; even if
+every run and before every message of a delivery round (a round stops when
+the lock was lost), released on shutdown; a crashed leader's lock expires
+after ``ttl_seconds`` and another process takes over. The lock saves work; even if
 two processes ran the jobs at once, the database's conditional writes
 (``alerts.dispatch``, ``alerts.outbox``) would still send every email once.
 """
@@ -107,17 +108,30 @@ class AlertJobs:
             )
         return report
 
+    def _still_leading(self) -> bool:
+        """Renew the lock during a delivery round; False when another process took it."""
+        try:
+            if self.lock.acquire():
+                return True
+        except redis.RedisError as error:
+            # The claims in SQL keep two deliverers from sending one message twice.
+            log.warning("leader lock not renewed (%s); delivering on", error)
+            return True
+        log.warning("leader lock lost during a delivery round; stopping it")
+        return False
+
     def deliver(self) -> DeliveryReport | None:
         if not self._leading():
             return None
         with self._guard:
-            report = self.service.deliver()
-        if report.sent or report.failed:
+            report = self.service.deliver(keep_going=self._still_leading)
+        if report.sent or report.failed or report.lapsed:
             log.info(
-                "outbox: %d sent, %d waiting, %d failed",
+                "outbox: %d sent, %d waiting, %d failed, %d sent after their claim lapsed",
                 len(report.sent),
                 len(report.retrying),
                 len(report.failed),
+                len(report.lapsed),
             )
         return report
 

@@ -94,7 +94,7 @@ class AlertService:
                 secret_key=settings.secret_key,
             ),
         )
-        self.outbox = Outbox(engine, worker_id or default_worker_id())
+        self.outbox = Outbox(engine, worker_id or default_worker_id(), clock=clock)
         self._last_unknown: dict[str, str] = {}
 
     @classmethod
@@ -151,8 +151,15 @@ class AlertService:
             report.conflict = str(error).splitlines()[0]
         return report
 
-    def deliver(self, now: float | None = None) -> DeliveryReport:
-        """Send the due messages of the outbox (nothing when no SMTP server is configured)."""
+    def deliver(
+        self, now: float | None = None, *, keep_going: Callable[[], bool] | None = None
+    ) -> DeliveryReport:
+        """Send the due messages of the outbox (nothing when no SMTP server is configured).
+
+        ``keep_going`` is asked before each message after the first; False ends the round.
+        """
         if self.transport is None:
             return DeliveryReport()
-        return self.outbox.deliver(self.transport, self.settings.alert_from, self._now(now))
+        return self.outbox.deliver(
+            self.transport, self.settings.alert_from, self._now(now), keep_going=keep_going
+        )

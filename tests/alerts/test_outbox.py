@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from email.message import EmailMessage
 
 import pytest
@@ -14,10 +16,18 @@ from sqlalchemy.orm import Session
 
 from alerts.email import MIME_POLICY
 from alerts.models import FAILED, PENDING, SENT, Notification
-from alerts.outbox import Backoff, Outbox, enqueue, new_message_id, pending_count
-from alerts.smtp import SmtpConfig, SmtpTransport
+from alerts.outbox import (
+    Backoff,
+    DeliveryReport,
+    Outbox,
+    enqueue,
+    new_message_id,
+    pending_count,
+)
+from alerts.service import AlertService
+from alerts.smtp import MailSession, MailTransport, SmtpConfig, SmtpTransport
 from store.db import make_engine
-from tests.alerts.conftest import NOW, Catcher
+from tests.alerts.conftest import NOW, Catcher, FakeClock
 
 SENDER = "alerts@example.com"
 
@@ -74,7 +84,12 @@ def test_while_smtp_is_down_everything_waits_then_goes_out_once(
     ids = queue(migrated_url, 5)
     catcher.stop()
     engine = make_engine(migrated_url)
-    outbox = Outbox(engine, "w1", backoff=Backoff(base_seconds=10, factor=2, max_seconds=60))
+    outbox = Outbox(
+        engine,
+        "w1",
+        backoff=Backoff(base_seconds=10, factor=2, max_seconds=60),
+        clock=lambda: NOW,  # every round takes no time: the back-offs below are exact
+    )
     try:
         first = outbox.deliver(transport(catcher), SENDER, NOW)
         assert first.sent == [] and len(first.retrying) == 5
@@ -190,3 +205,78 @@ def test_a_message_without_message_id_is_refused(migrated_url: str) -> None:
             )
     finally:
         engine.dispose()
+
+
+class SlowRelay:
+    """The real SMTP transport behind a relay that takes ``seconds`` of the injected clock
+    per message; ``before_send(n)`` runs as the n-th message (from 1) goes out."""
+
+    def __init__(
+        self,
+        inner: MailTransport,
+        clock: FakeClock,
+        seconds: float,
+        before_send: Callable[[int], None] | None = None,
+    ) -> None:
+        self.inner, self.clock, self.seconds = inner, clock, seconds
+        self.before_send = before_send
+        self.count = 0
+        self._smtp: MailSession | None = None
+
+    @contextmanager
+    def session(self) -> Iterator[SlowRelay]:
+        with self.inner.session() as smtp:
+            self._smtp = smtp
+            yield self
+
+    def send(self, sender: str, recipients: Sequence[str], message: bytes) -> dict[str, str]:
+        assert self._smtp is not None
+        self.count += 1
+        self.clock.advance(self.seconds)
+        if self.before_send is not None:
+            self.before_send(self.count)
+        return self._smtp.send(sender, recipients, message)
+
+
+def test_a_message_claimed_late_in_a_long_round_is_leased_from_its_claim(
+    make_service: Callable[..., AlertService],
+    migrated_url: str,
+    clock: FakeClock,
+    catcher: Catcher,
+) -> None:
+    ids = queue(migrated_url, 3)
+    first = make_service(worker_id="worker-a")
+    second = make_service(worker_id="worker-b")
+    during: list[DeliveryReport] = []
+
+    def second_delivers(number: int) -> None:
+        if number == 3:  # 600 s into the first worker's round, past a lease taken at its start
+            during.append(second.outbox.deliver(transport(catcher), SENDER, clock.now))
+
+    relay = SlowRelay(transport(catcher), clock, 200, second_delivers)
+    report = first.outbox.deliver(relay, SENDER, clock.now)
+    assert [r.sent for r in during] == [[]]
+    assert report.sent == [1, 2, 3]
+    assert received_ids(catcher) == Counter({message_id: 1 for message_id in ids})
+
+
+def test_a_message_whose_claim_lapsed_before_the_mark_is_not_reported_sent(
+    make_service: Callable[..., AlertService],
+    migrated_url: str,
+    clock: FakeClock,
+    catcher: Catcher,
+) -> None:
+    queue(migrated_url, 1)
+    first = make_service(worker_id="worker-a")
+    second = make_service(worker_id="worker-b")
+    taken_over: list[DeliveryReport] = []
+
+    def second_takes_over(number: int) -> None:  # the send outlasts the 300 s lease
+        taken_over.append(second.outbox.deliver(transport(catcher), SENDER, clock.now))
+
+    report = first.outbox.deliver(
+        SlowRelay(transport(catcher), clock, 400, second_takes_over), SENDER, clock.now
+    )
+    assert [r.sent for r in taken_over] == [[1]]
+    assert (report.sent, report.lapsed) == ([], [1])
+    assert states(migrated_url) == [(SENT, 2)]

@@ -6,11 +6,13 @@ from collections.abc import Callable
 
 import redis
 
+from alerts.models import PENDING, SENT
 from alerts.scheduler import AlertJobs, LeaderLock, build_scheduler
 from alerts.service import AlertService
 from metrics import keys
 from tests.alerts.conftest import Catcher, EventFeed, FakeClock
 from tests.alerts.scenario import PAST_DUE, case_with_follow_up, mail, only
+from tests.alerts.test_outbox import SlowRelay, queue, states
 
 
 def test_one_holder_at_a_time_with_renewal_and_release(redis_client: redis.Redis) -> None:
@@ -83,3 +85,33 @@ def test_the_scheduler_runs_both_jobs_at_their_intervals(
     assert found["alerts.evaluate"].trigger.interval.total_seconds() == 30
     assert found["alerts.deliver"].trigger.interval.total_seconds() == 5
     assert all(job.max_instances == 1 and job.coalesce for job in found.values())
+
+
+def test_a_delivery_round_renews_the_lock_and_stops_when_it_is_lost(
+    make_service: Callable[..., AlertService],
+    migrated_url: str,
+    clock: FakeClock,
+    catcher: Catcher,
+    redis_client: redis.Redis,
+) -> None:
+    queue(migrated_url, 4)
+    service = make_service()
+    jobs = AlertJobs(service, LeaderLock(redis_client, ttl_seconds=30))
+    successor = LeaderLock(redis_client, ttl_seconds=30)
+    renewed: list[int] = []
+
+    def during_send(number: int) -> None:
+        renewed.append(redis_client.pttl(keys.ALERTS_LEADER))
+        redis_client.pexpire(keys.ALERTS_LEADER, 1000)  # the lease runs low during the send
+        if number == 2:  # ... and lapses: another scheduler takes the lock
+            redis_client.delete(keys.ALERTS_LEADER)
+            assert successor.acquire()
+
+    assert service.transport is not None
+    service.transport = SlowRelay(service.transport, clock, 20, during_send)
+    report = jobs.deliver()
+    assert report is not None
+    assert (report.sent, report.stopped) == ([1, 2], True)
+    assert renewed[1] > 1000  # renewed before the second message
+    assert states(migrated_url) == [(SENT, 1), (SENT, 1), (PENDING, 0), (PENDING, 0)]
+    assert successor.holder() == successor.token
