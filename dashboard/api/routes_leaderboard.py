@@ -6,11 +6,9 @@ import time
 from datetime import date
 from typing import Any, Final
 
-import redis
 from flask import Blueprint, current_app, jsonify
 
 from complaintops.runtime import Runtime
-from dashboard.api.errors import ApiError
 from dashboard.api.params import choice_param, date_param, optional_id_param
 from events.periods import PERIODS
 from events.timeutil import local_date
@@ -68,7 +66,4 @@ def register(bp: Blueprint) -> None:
         scope = choice_param("scope", DEFAULT_SCOPE, SCOPES)
         at = date_param("at", today(runtime))
         team = optional_id_param("team")
-        try:
-            return jsonify(leaderboard_view(runtime, period, scope, at, team))
-        except redis.RedisError as exc:
-            raise ApiError(503, f"metrics unavailable: {exc.__class__.__name__}") from exc
+        return jsonify(leaderboard_view(runtime, period, scope, at, team))

@@ -1,4 +1,6 @@
-"""Routes over the pipeline's data: health, overview, workload, throughput, cases."""
+"""Routes over the pipeline's data: health, overview, workload, throughput, cases.
+
+Redis or the database failing is a 503 (``dashboard.api.errors``)."""
 
 from __future__ import annotations
 
@@ -58,10 +60,6 @@ def health_checks(runtime: Runtime) -> dict[str, bool]:
         "database": database_reachable(runtime),
         "kafka": kafka_reachable(runtime.kafka_bootstrap),
     }
-
-
-def _unavailable(exc: Exception) -> ApiError:
-    return ApiError(503, f"metrics unavailable: {exc.__class__.__name__}")
 
 
 def register(bp: Blueprint) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from flask.testing import FlaskClient
 
+from complaintops.embedded import find_free_port
 from complaintops.runtime import Runtime
 from config import load_settings
 from dashboard.server import create_server
@@ -207,3 +210,40 @@ def test_case_detail_and_unknown_case(client: FlaskClient, runtime: Runtime) -> 
     assert body["timeline"][0]["occurred_at"] == "2026-11-24T09:30:00+08:00"
     missing = client.get("/api/v1/cases/C-404", headers=AUTH)
     assert missing.status_code == 404 and "C-404" in missing.get_json()["error"]
+
+
+# -- Redis or the database down -------------------------------------------------------------
+
+
+@pytest.fixture
+def outage_client(tmp_path: Path) -> Iterator[FlaskClient]:
+    """Redis on a port nobody listens on and a database without tables."""
+    settings = load_settings(
+        redis_url=f"redis://127.0.0.1:{find_free_port()}/0",
+        database_url=f"sqlite:///{tmp_path / 'empty.db'}",
+        api_tokens=[TOKEN],
+    )
+    server = create_server(Runtime.from_settings(settings))
+    server.config["PROPAGATE_EXCEPTIONS"] = False
+    with server.test_client() as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/api/v1/overview", "metrics unavailable: ConnectionError"),
+        ("/api/v1/workload", "metrics unavailable: ConnectionError"),
+        ("/api/v1/throughput", "metrics unavailable: ConnectionError"),
+        ("/api/v1/cases/C-1", "database unavailable: OperationalError"),
+    ],
+)
+def test_an_outage_is_a_json_503_and_logged(
+    outage_client: FlaskClient, caplog: pytest.LogCaptureFixture, path: str, message: str
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="dashboard.api.errors"):
+        response = outage_client.get(path, headers=AUTH)
+    assert response.status_code == 503
+    assert response.content_type == "application/json; charset=utf-8"
+    assert response.get_json() == {"error": message}
+    assert any(path in record.getMessage() for record in caplog.records)
