@@ -166,9 +166,10 @@ def acknowledge(
 
 
 def list_alerts(
-    session: Session, state: str = "active", team: str | None = None, limit: int = 500
+    session: Session, state: str = "active", team: str | None = None, limit: int | None = 500
 ) -> list[Alert]:
-    """Alerts for the API and pages: newest first; ``state`` is active, resolved or all."""
+    """Alerts for the API and pages: newest first; ``state`` is active, resolved or all;
+    at most ``limit`` of them (None: every one)."""
     if state not in STATE_FILTERS:
         raise ValueError(f"state must be one of {', '.join(STATE_FILTERS)}, got {state!r}")
     statement = select(Alert)

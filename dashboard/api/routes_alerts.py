@@ -50,9 +50,12 @@ def alert_row(runtime: Runtime, alert: Alert) -> dict[str, Any]:
 
 
 def alerts_view(runtime: Runtime, state: str = "active", team: str | None = None) -> dict[str, Any]:
-    """``{"alerts": [...]}`` newest first; ``state``: active (with acknowledged), resolved, all."""
+    """``{"alerts": [...]}`` newest first; ``state``: active (with acknowledged), resolved, all.
+
+    Every alert for the filter: the API has no pagination (api-v1.md).
+    """
     with Session(runtime.engine) as session:
-        rows = list_alerts(session, state=state, team=team)
+        rows = list_alerts(session, state=state, team=team, limit=None)
         return {"alerts": [alert_row(runtime, alert) for alert in rows]}
 
 

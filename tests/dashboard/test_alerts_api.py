@@ -121,6 +121,24 @@ def test_the_team_filter(client: FlaskClient) -> None:
     assert [a["case_id"] for a in rows["alerts"]] == ["C-2"]
 
 
+def test_every_alert_is_listed_without_pagination(client: FlaskClient, runtime: Runtime) -> None:
+    breached = Firing("decision_breached", "critical", "C-2", "claims-north", "h-007")
+    overloaded = Firing("handler_overloaded", "warning", None, "claims-east", "h-006")
+    many = [
+        Firing("follow_up_overdue", "warning", f"C-{1000 + n}", "claims-east", "h-001")
+        for n in range(600)
+    ]
+    store(runtime, T0 + 800, breached, overloaded, *many)
+    active = client.get("/api/v1/alerts", headers=AUTH).get_json()["alerts"]
+    assert len(active) == 602
+    assert len({alert["id"] for alert in active}) == 602
+    everything = client.get("/api/v1/alerts?state=all", headers=AUTH).get_json()["alerts"]
+    assert len(everything) == 603
+    team = client.get("/api/v1/alerts?state=all&team=claims-east", headers=AUTH).get_json()
+    assert len(team["alerts"]) == 602
+    assert alerts_view(runtime, state="all") == {"alerts": everything}
+
+
 @pytest.mark.parametrize("state", ["open", "ACTIVE", ""])
 def test_a_bad_state_is_a_400_naming_it(client: FlaskClient, state: str) -> None:
     response = client.get(f"/api/v1/alerts?state={state}", headers=AUTH)
