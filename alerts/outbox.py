@@ -254,7 +254,8 @@ class Outbox:
                             json.loads(notification.recipients),
                             notification.mime.encode("ascii", errors="surrogateescape"),
                         )
-                    except DeliveryError as error:
+                    except Exception as unexpected:
+                        error = as_delivery_error(unexpected)
                         log.warning("notification %s not sent: %s", notification_id, error)
                         if self.mark_failed_attempt(notification, error, at()):
                             report.retrying.append(notification_id)
@@ -274,6 +275,15 @@ class Outbox:
             log.warning("SMTP unavailable, %d message(s) wait: %s", len(ids), error)
             report.retrying += self._back_off_unclaimed(ids, error, at)
         return report
+
+
+def as_delivery_error(error: Exception) -> DeliveryError:
+    """Any failure of one message as a DeliveryError: a transport's own one as it is;
+    anything unexpected fails only that message, retried after its back-off."""
+    if isinstance(error, DeliveryError):
+        return error
+    log.error("unexpected failure sending a message", exc_info=error)
+    return DeliveryError(f"{type(error).__name__}: {error}", retryable=True)
 
 
 def pending_count(session: Session) -> int:

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from config.errors import ConfigError, FieldProblem, dotted_key
 from config.rules import (
+    NON_ASCII_ADDRESS,
     EmailAddress,
     Identifier,
     NonEmptyText,
@@ -25,6 +26,7 @@ from config.rules import (
     PositiveNumber,
     RuleModel,
     TeamsConfig,
+    is_email_address,
     resolve_rule_file,
 )
 from config.settings import Settings
@@ -74,9 +76,10 @@ def _clock_time(value: Any) -> Any:
 def _receiver(value: str) -> str:
     if value in RECEIVER_KEYWORDS:
         return value
-    local, at, domain = value.partition("@")
-    if not at or not local or "." not in domain or any(ch.isspace() for ch in value):
+    if not is_email_address(value):
         raise ValueError(f"must be 'oncall', 'manager' or an email address, got {value!r}")
+    if not value.isascii():
+        raise ValueError(NON_ASCII_ADDRESS.format(value))
     return value
 
 

@@ -126,7 +126,23 @@ class _SmtpSession:
             refused = self.client.sendmail(sender, list(recipients), message)
         except (smtplib.SMTPException, OSError) as error:
             raise classify(error) from error
+        except UnicodeError as error:
+            # smtplib writes commands in ASCII: an address outside it never goes out.
+            self._reset()
+            raise DeliveryError(
+                f"cannot be sent without SMTPUTF8: {error}", retryable=False
+            ) from error
+        except Exception as error:
+            self._reset()
+            raise DeliveryError(f"{type(error).__name__}: {error}", retryable=True) from error
         return {address: f"{code} {_text(reason)}" for address, (code, reason) in refused.items()}
+
+    def _reset(self) -> None:
+        """End the transaction a failed send may have left open (its MAIL FROM was sent)."""
+        try:
+            self.client.rset()
+        except (smtplib.SMTPException, OSError) as error:
+            raise classify(error) from error
 
 
 class SmtpTransport:

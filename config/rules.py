@@ -51,10 +51,21 @@ def _identifier(value: str) -> str:
     return value
 
 
-def _email(value: str) -> str:
+def is_email_address(value: str) -> bool:
+    """Whether ``value`` looks like a plain address: local@domain.tld, no spaces."""
     local, at, domain = value.partition("@")
-    if not at or not local or "." not in domain or any(ch.isspace() for ch in value):
+    return bool(at and local and "." in domain and not any(ch.isspace() for ch in value))
+
+
+NON_ASCII_ADDRESS: Final = "must be an email address of ASCII characters only, got {!r}"
+"""Alert email goes out without SMTPUTF8: a non-ASCII address could never be delivered."""
+
+
+def _email(value: str) -> str:
+    if not is_email_address(value):
         raise ValueError(f"must be an email address, got {value!r}")
+    if not value.isascii():
+        raise ValueError(NON_ASCII_ADDRESS.format(value))
     return value
 
 

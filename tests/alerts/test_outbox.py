@@ -280,3 +280,72 @@ def test_a_message_whose_claim_lapsed_before_the_mark_is_not_reported_sent(
     assert [r.sent for r in taken_over] == [[1]]
     assert (report.sent, report.lapsed) == ([], [1])
     assert states(migrated_url) == [(SENT, 2)]
+
+
+def last_errors(url: str) -> list[tuple[str, str | None]]:
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            rows = session.execute(
+                select(Notification.state, Notification.last_error).order_by(Notification.id)
+            )
+            return [(state, error) for state, error in rows]
+    finally:
+        engine.dispose()
+
+
+def test_a_non_ascii_address_fails_its_message_and_the_round_goes_on(
+    migrated_url: str, catcher: Catcher
+) -> None:
+    # Queued before the configuration refused such addresses, or by another writer.
+    queue(migrated_url, 1, recipient="张伟@example.com")
+    [sent] = queue(migrated_url, 1, recipient="ok@example.com")
+    engine = make_engine(migrated_url)
+    try:
+        report = Outbox(engine, "w1").deliver(transport(catcher), SENDER, NOW)
+        assert (report.sent, report.failed, report.retrying) == ([2], [1], [])
+        assert Outbox(engine, "w1").deliver(transport(catcher), SENDER, NOW + 86400).failed == []
+    finally:
+        engine.dispose()
+    assert received_ids(catcher) == Counter({sent: 1})
+    [(state, error), second] = last_errors(migrated_url)
+    assert state == FAILED and error is not None and "SMTPUTF8" in error
+    assert second == (SENT, None)
+
+
+class Faulty:
+    """The real SMTP transport, except that sending the ``bad``-th message raises ``error``."""
+
+    def __init__(self, inner: MailTransport, bad: int, error: Exception) -> None:
+        self.inner, self.bad, self.error, self.count = inner, bad, error, 0
+        self._smtp: MailSession | None = None
+
+    @contextmanager
+    def session(self) -> Iterator[Faulty]:
+        with self.inner.session() as smtp:
+            self._smtp = smtp
+            yield self
+
+    def send(self, sender: str, recipients: Sequence[str], message: bytes) -> dict[str, str]:
+        assert self._smtp is not None
+        self.count += 1
+        if self.count == self.bad:
+            raise self.error
+        return self._smtp.send(sender, recipients, message)
+
+
+def test_an_unexpected_error_on_one_message_is_that_message_s_failed_attempt(
+    migrated_url: str, catcher: Catcher
+) -> None:
+    ids = queue(migrated_url, 3)
+    engine = make_engine(migrated_url)
+    outbox = Outbox(engine, "w1", backoff=Backoff(base_seconds=10), clock=lambda: NOW)
+    try:
+        faulty = Faulty(transport(catcher), 2, ValueError("no such header"))
+        report = outbox.deliver(faulty, SENDER, NOW)
+        assert (report.sent, report.retrying, report.failed) == ([1, 3], [2], [])
+        assert last_errors(migrated_url)[1] == (PENDING, "ValueError: no such header")
+        assert outbox.deliver(transport(catcher), SENDER, NOW + 10).sent == [2]  # its back-off
+    finally:
+        engine.dispose()
+    assert received_ids(catcher) == Counter({message_id: 1 for message_id in ids})

@@ -72,6 +72,16 @@ BAD_ALERTS = [
         "routing.receivers[1]: must be 'oncall', 'manager' or an email address, got 'boss'",
     ),
     (
+        "alerts_non_ascii_receiver.yaml",
+        "routing.receivers[2]: must be an email address of ASCII characters only, "
+        "got '张伟@example.com'",
+    ),
+    (
+        "alerts_non_ascii_fallback.yaml",
+        "routing.fallback_receivers[0]: must be an email address of ASCII characters only, "
+        "got 'ops@例子.cn'",
+    ),
+    (
         "alerts_unquoted_quiet_hours.yaml",
         'routing.quiet_hours.from: must be a time "HH:MM" in quotes, got 1320 (write "HH:MM")',
     ),
@@ -136,6 +146,11 @@ BAD_ONCALL = [
     (
         "oncall_bad_email.yaml",
         "rotations[0].members[0].email: must be an email address, got 'zhang.wei'",
+    ),
+    (
+        "oncall_non_ascii_email.yaml",
+        "rotations[0].members[0].email: must be an email address of ASCII characters only, "
+        "got '张伟@example.com'",
     ),
     ("oncall_bad_handover.yaml", "rotations[0].handover: must be a time \"HH:MM\", got '25:00'"),
     ("oncall_bad_start.yaml", "rotations[0].start: must be a date YYYY-MM-DD, got 'next monday'"),

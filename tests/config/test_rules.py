@@ -78,6 +78,12 @@ BAD_FILES: list[tuple[str, type[RuleModel], str]] = [
         "teams[0].manager_email: must be an email address, got 'manager-at-example'",
     ),
     (
+        "teams_non_ascii_email.yaml",
+        TeamsConfig,
+        "teams[0].manager_email: must be an email address of ASCII characters only, "
+        "got '经理@example.com'",
+    ),
+    (
         "teams_no_handlers.yaml",
         TeamsConfig,
         "teams[0].handlers: must be a non-empty list, got an empty list",
