@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from alerts.evaluate import Evaluation, Firing
@@ -106,15 +106,33 @@ def reconcile(session: Session, evaluation: Evaluation) -> ReconcileResult:
     for key, alert in current.items():
         if key in seen:
             continue
-        alert.state = RESOLVED
-        alert.resolved_at = from_epoch(now)
-        if alert.notified_at is None:
-            # Never announced: there is nothing to announce as resolved either.
-            alert.resolved_notified_at = alert.resolved_at
-        _event(session, alert.id, now, RESOLVED_EVENT)
-        result.resolved.append(alert.id)
+        if _resolve(session, alert, now):
+            _event(session, alert.id, now, RESOLVED_EVENT)
+            result.resolved.append(alert.id)
     session.flush()
     return result
+
+
+def _resolve(session: Session, alert: Alert, now: float) -> bool:
+    """Resolve ``alert``; False when another evaluation resolved it first.
+
+    An alert never announced has nothing to announce as resolved either.
+    """
+    at = from_epoch(now)
+    moved = session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id, Alert.resolved_at.is_(None))
+        .values(
+            state=RESOLVED,
+            resolved_at=at,
+            resolved_notified_at=case(
+                (Alert.notified_at.is_(None), at), else_=Alert.resolved_notified_at
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(alert)
+    return moved.rowcount == 1  # type: ignore[attr-defined]
 
 
 def _new_alert(firing: Firing, now: float) -> Alert:

@@ -8,6 +8,10 @@ the lock was lost), released on shutdown; a crashed leader's lock expires
 after ``ttl_seconds`` and another process takes over. The lock saves work; even if
 two processes ran the jobs at once, the database's conditional writes
 (``alerts.dispatch``, ``alerts.outbox``) would still send every email once.
+
+So while Redis cannot be reached, every process runs both jobs without the
+lock (said once per outage): queued email still goes out, and the rules that
+read SQL are still evaluated (those reading Redis are not).
 """
 
 from __future__ import annotations
@@ -78,23 +82,48 @@ class LeaderLock:
         return value.decode() if isinstance(value, bytes) else str(value)
 
 
+LEADING: Final = "leading"
+FOLLOWING: Final = "following"
+NO_LOCK: Final = "no-lock"
+"""Redis is unreachable: nobody can lead, so every process runs the jobs."""
+
+
 class AlertJobs:
-    """The two jobs, each run only while this process leads."""
+    """The two jobs, each run while this process leads or while no process can."""
 
     def __init__(self, service: AlertService, lock: LeaderLock) -> None:
         self.service = service
         self.lock = lock
         self._guard = threading.Lock()
+        self._outage_guard = threading.Lock()
+        self._in_outage = False
 
-    def _leading(self) -> bool:
+    def _role(self) -> str:
         try:
-            return self.lock.acquire()
+            leading = self.lock.acquire()
         except redis.RedisError as error:
-            log.warning("leader lock unavailable (%s); not running alert jobs", error)
-            return False
+            self._outage(error)
+            return NO_LOCK
+        self._outage(None)
+        return LEADING if leading else FOLLOWING
+
+    def _outage(self, error: redis.RedisError | None) -> None:
+        """Say when an outage of the lock begins and ends, not at every run."""
+        with self._outage_guard:
+            if (error is not None) == self._in_outage:
+                return
+            self._in_outage = error is not None
+        if error is not None:
+            log.warning(
+                "leader lock unavailable (%s); running the alert jobs without it "
+                "until Redis answers again",
+                error,
+            )
+        else:
+            log.warning("leader lock available again; alert jobs follow it")
 
     def evaluate(self) -> EvaluationReport | None:
-        if not self._leading():
+        if self._role() == FOLLOWING:
             return None
         with self._guard:
             report = self.service.evaluate()
@@ -121,10 +150,14 @@ class AlertJobs:
         return False
 
     def deliver(self) -> DeliveryReport | None:
-        if not self._leading():
+        role = self._role()
+        if role == FOLLOWING:
             return None
         with self._guard:
-            report = self.service.deliver(keep_going=self._still_leading)
+            if role == LEADING:
+                report = self.service.deliver(keep_going=self._still_leading)
+            else:
+                report = self.service.deliver()
         if report.sent or report.failed or report.lapsed:
             log.info(
                 "outbox: %d sent, %d waiting, %d failed, %d sent after their claim lapsed",

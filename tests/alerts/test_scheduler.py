@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
+import pytest
 import redis
 
 from alerts.models import PENDING, SENT
@@ -13,6 +15,7 @@ from metrics import keys
 from tests.alerts.conftest import Catcher, EventFeed, FakeClock
 from tests.alerts.scenario import PAST_DUE, case_with_follow_up, mail, only
 from tests.alerts.test_outbox import SlowRelay, queue, states
+from tests.events.factory import CaseScript
 
 
 def test_one_holder_at_a_time_with_renewal_and_release(redis_client: redis.Redis) -> None:
@@ -64,15 +67,67 @@ def test_only_the_leader_runs_the_jobs(
     assert [str(m["X-ComplaintOps-Kind"]) for m in mail(catcher)] == ["firing", "reminder"]
 
 
-def test_a_redis_outage_stops_the_jobs_instead_of_running_leaderless(
+def test_while_redis_is_down_email_goes_out_and_sql_rules_are_evaluated_without_the_lock(
     make_service: Callable[..., AlertService],
+    feed: EventFeed,
+    migrated_url: str,
+    catcher: Catcher,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from complaintops.embedded import find_free_port
+
+    ids = queue(migrated_url, 2)  # decided before Redis went down
+    feed.apply(
+        [
+            CaseScript("MAJOR").opened(
+                at="2026-12-01T09:50:00+08:00",
+                team_id="health-life",
+                handler_id="h-019",
+                group_size=25,
+            )
+        ]
+    )
+    down = f"redis://127.0.0.1:{find_free_port()}/0"
+    service = make_service(only("major_complaint_opened", "follow_up_overdue"), redis_url=down)
+    nowhere = redis.Redis.from_url(down, socket_timeout=1)
+    jobs = AlertJobs(service, LeaderLock(nowhere))
+    caplog.set_level(logging.INFO, logger="alerts.scheduler")
+
+    first = jobs.deliver()
+    assert first is not None and first.sent == [1, 2]
+    evaluation = jobs.evaluate()
+    assert evaluation is not None
+    assert "follow_up_overdue" in evaluation.evaluation.unknown  # reads Redis: left as it is
+    assert len(evaluation.reconciled.fired) == 1  # the major complaint, from SQL
+    assert jobs.deliver() is not None and jobs.deliver() is not None
+    subjects = [str(m["Subject"]) for m in mail(catcher)]
+    assert set(ids) <= {str(m["Message-ID"]) for m in mail(catcher)}
+    assert subjects[-1] == "[严重 CRITICAL] 1 件重大投诉 / 1 major complaint opened — health-life"
+    assert len(subjects) == 3
+    outage = [r for r in caplog.records if "leader lock unavailable" in r.getMessage()]
+    assert len(outage) == 1  # once per outage, not at every run
+
+
+def test_the_outage_is_logged_again_only_after_redis_came_back(
+    make_service: Callable[..., AlertService],
+    redis_client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from complaintops.embedded import find_free_port
 
     nowhere = redis.Redis.from_url(f"redis://127.0.0.1:{find_free_port()}/0", socket_timeout=1)
-    jobs = AlertJobs(make_service(only("follow_up_overdue")), LeaderLock(nowhere))
-    assert jobs.evaluate() is None
-    assert jobs.deliver() is None
+    lock = LeaderLock(nowhere)
+    jobs = AlertJobs(make_service(only("major_complaint_opened")), lock)
+    caplog.set_level(logging.INFO, logger="alerts.scheduler")
+    for client in (nowhere, nowhere, redis_client, redis_client, nowhere, nowhere):
+        lock.client = client
+        jobs.deliver()
+    said = [r.getMessage().split(" (")[0].split(";")[0] for r in caplog.records]
+    assert said == [
+        "leader lock unavailable",
+        "leader lock available again",
+        "leader lock unavailable",
+    ]
 
 
 def test_the_scheduler_runs_both_jobs_at_their_intervals(
