@@ -15,13 +15,10 @@ from typing import Final
 
 from flask import request
 
+from dashboard import dates
 from dashboard.api.errors import BadParameter
 
 INTEGER: Final = re.compile(r"-?[0-9]{1,18}", re.ASCII)
-DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
-# The years accepted in events' times; period arithmetic is safe well inside them.
-EARLIEST_DATE: Final = date(1970, 1, 1)
-LATEST_DATE: Final = date(8999, 12, 31)
 
 
 def int_param(name: str, default: int, low: int, high: int) -> int:
@@ -50,14 +47,14 @@ def date_param(name: str, default: date) -> date:
     if raw is None:
         return default
     try:
-        if not DATE.fullmatch(raw):
+        if not dates.ISO_DATE.fullmatch(raw):
             raise ValueError
         value = date.fromisoformat(raw)
     except ValueError:
         raise BadParameter(name, f"must be a date YYYY-MM-DD, got '{raw}'") from None
-    if not EARLIEST_DATE <= value <= LATEST_DATE:
+    if not dates.within_range(value):
         raise BadParameter(
-            name, f"must be a date from {EARLIEST_DATE} to {LATEST_DATE}, got '{raw}'"
+            name, f"must be a date from {dates.EARLIEST} to {dates.LATEST}, got '{raw}'"
         )
     return value
 
