@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from complaintops.runtime import Runtime
-from dashboard import export
+from dashboard import dates, export
 from dashboard.components.page import page_header, panel
 from dashboard.components.runtime import current_runtime
 from dashboard.components.tile import tile
@@ -310,19 +310,16 @@ def table_csv(
 
 
 def parse_filter(runtime: Runtime, start: Any, end: Any, team: Any) -> AnalyticsFilter:
-    """The date pickers' values (ISO dates) and the team; missing dates take the defaults.
+    """The date pickers' values (ISO dates) and the team; missing, malformed or
+    out-of-range dates (``dashboard.dates``) take the defaults.
 
     Raises ValueError for an end before the start.
     """
     default = queries.default_filter(runtime.query.clock(), runtime.tz)
 
     def day(value: Any, fallback: date) -> date:
-        if isinstance(value, str) and len(value) >= 10:
-            try:
-                return date.fromisoformat(value[:10])
-            except ValueError:
-                return fallback
-        return fallback
+        parsed = dates.parse_date(value)
+        return parsed if parsed is not None else fallback
 
     return AnalyticsFilter(
         day(start, default.start),
@@ -373,7 +370,12 @@ def layout(
 ) -> html.Div:
     language = normalise_language(lang) or current_language()
     runtime = current_runtime()
-    flt = parse_filter(runtime, start, end, team)
+    try:
+        flt = parse_filter(runtime, start, end, team)
+        range_error = None
+    except ValueError:  # a bookmarked range that ends before it starts: the default one
+        flt = parse_filter(runtime, None, None, team)
+        range_error = error(t("analytics.bad_range", language))
     controls = html.Div(
         [
             html.Label(
@@ -428,6 +430,7 @@ def layout(
             page_header(
                 t("analytics.title", language), t("analytics.subtitle", language), controls
             ),
+            html.Div(range_error, id="analytics-range-error", role="alert"),
             html.Div(id="analytics-error", role="alert"),
             html.Div(id="analytics-kpis", className="desk-tiles", style=TILES_STYLE),
             panel(

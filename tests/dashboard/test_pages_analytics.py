@@ -62,6 +62,44 @@ def test_layout_defaults_to_the_last_twelve_weeks(app: dash.Dash, page: ModuleTy
     assert (dates.start_date, dates.end_date) == ("2026-09-07", "2026-11-30")
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"start": "2026-12-01", "end": "2026-11-01"},
+        {"start": "2099-01-01"},
+    ],
+    ids=["reversed", "start-in-the-future"],
+)
+def test_layout_of_a_reversed_range_shows_the_default_and_says_so(
+    app: dash.Dash, page: ModuleType, query: dict[str, str]
+) -> None:
+    with app.server.test_request_context("/analytics"):
+        tree = page.layout(lang="en", **query)
+    dates = find_component(tree, "analytics-dates")
+    assert (dates.start_date, dates.end_date) == ("2026-09-07", "2026-11-30")
+    notice = find_component(tree, "analytics-range-error")
+    assert find_text(notice) == "The end date is before the start date."
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("0001-01-01", "9999-12-31"), ("1969-12-31", "9000-01-01"), ("2026-W40-1", "٢٠٢٦-١١-٣٠")],
+)
+def test_dates_out_of_range_or_malformed_take_the_defaults(
+    app: dash.Dash, page: ModuleType, runtime: Runtime, start: str, end: str
+) -> None:
+    with app.server.test_request_context("/analytics?lang=en"):
+        tree = page.layout(lang="en", start=start, end=end)
+        result = page.refresh(start, end, None, "category")
+        download = page.export_for("channel", start, end, None, "category")
+    dates = find_component(tree, "analytics-dates")
+    assert (dates.start_date, dates.end_date) == ("2026-09-07", "2026-11-30")
+    assert find_component(tree, "analytics-range-error").children is None
+    assert result[-1] is None
+    assert find_text(result[0]).startswith("Opened 3")
+    assert download["filename"].endswith(".csv")
+
+
 def test_refresh(app: dash.Dash, page: ModuleType) -> None:
     with app.server.test_request_context("/?lang=zh"):
         result = page.refresh("2026-11-01", "2026-11-30", None, "channel")
