@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from complaintops.runtime import Runtime
 from config import ConfigError
-from dashboard import export
+from dashboard import dates, export
 from dashboard.api.routes_leaderboard import today
 from dashboard.auth import require_role
 from dashboard.components import theme
@@ -823,12 +823,9 @@ def layout(
 
 
 def _date_or_today(value: str | None, runtime: Runtime) -> date:
-    if value:
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            pass
-    return today(runtime)
+    """The chosen date; today when it is missing, malformed or out of range."""
+    day = dates.parse_date(value)
+    return day if day is not None else today(runtime)
 
 
 def _error(exc: Exception, lang: str) -> html.P:

@@ -22,7 +22,7 @@ from config import DEFAULTS_DIR
 from dashboard.auth.context import set_request_identity
 from dashboard.auth.sessions import Identity
 from events import contract as c
-from tests.dashboard.desk_data import find_ids, find_text, make_app, make_runtime
+from tests.dashboard.desk_data import find_component, find_ids, find_text, make_app, make_runtime
 from tests.incentives.builders import Log, Script, by_time, feed, metrics_sink, store_sink
 
 SHIPPED = (DEFAULTS_DIR / "scoring.yaml").read_text(encoding="utf-8")
@@ -257,3 +257,20 @@ def test_dates_default_to_today(app: dash.Dash, page: ModuleType, runtime: Runti
     with app.server.test_request_context("/"):
         assert page._date_or_today("not a date", runtime) == page.today(runtime)
         assert page._date_or_today("2026-11-25T00:00:00", runtime) == date(2026, 11, 25)
+
+
+@pytest.mark.parametrize("at", ["0001-01-01", "1969-12-31", "9000-01-01", "9999-12-31"])
+def test_a_date_out_of_range_is_today(
+    as_manager: None, page: ModuleType, runtime: Runtime, at: str
+) -> None:
+    today = page.today(runtime)
+    assert page._date_or_today(at, runtime) == today
+    tree = page.layout(lang="en", period="day", at=at)
+    assert find_component(tree, "leaderboard-date").date == today.isoformat()
+    title, *_rest, error = page.refresh_ranking("quarter", "handler", at, None, None)
+    assert (
+        error is None and title == page.refresh_ranking("quarter", "handler", None, None, None)[0]
+    )
+    assert isinstance(page.refresh_trend("week", "handler", at, None, None, 0), go.Figure)
+    page.refresh_fair("month", at, None)
+    assert page.export_ranking(1, "day", "handler", at, None)["filename"].endswith(".csv")

@@ -48,7 +48,7 @@ def callback(web: Web, body: dict[str, Any], token: str | None = "from-cookie") 
     return web.client.post("/_dash-update-component", json=body, headers=headers)
 
 
-def router(pathname: str) -> dict[str, Any]:
+def router(pathname: str, search: str = "") -> dict[str, Any]:
     return {
         "output": ".._pages_content.children..._pages_store.data..",
         "outputs": [
@@ -57,7 +57,7 @@ def router(pathname: str) -> dict[str, Any]:
         ],
         "inputs": [
             {"id": "_pages_location", "property": "pathname", "value": pathname},
-            {"id": "_pages_location", "property": "search", "value": ""},
+            {"id": "_pages_location", "property": "search", "value": search},
         ],
         "changedPropIds": ["_pages_location.pathname"],
     }
@@ -260,6 +260,23 @@ def test_router_shows_no_access_for_a_page_the_role_may_not_open(web: Web) -> No
 
 
 # -- kiosk ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "search"),
+    [
+        ("/analytics", "?start=2026-12-01&end=2026-11-01"),
+        ("/analytics", "?start=2099-01-01"),
+        ("/leaderboard", "?at=0001-01-01"),
+        ("/leaderboard", "?period=quarter&at=9999-12-31"),
+    ],
+)
+def test_a_bookmarked_query_string_never_breaks_a_page(web: Web, path: str, search: str) -> None:
+    web.client.application.config["PROPAGATE_EXCEPTIONS"] = False
+    sign_in(web, "admin")
+    answer = callback(web, router(path, search))
+    assert answer.status_code == 200
+    assert f"{path[1:]}-page" in answer.get_data(as_text=True)
 
 
 def test_kiosk_token_opens_the_wall_only(web: Web) -> None:
