@@ -2,7 +2,10 @@
 
 ``reconcile`` stores one evaluation: new conditions become active alerts,
 conditions that cleared resolve their alert, and a rule that could not be
-evaluated leaves its alerts as they are. Acknowledging stops reminders and
+evaluated leaves its alerts as they are. A condition that cleared because the
+case got worse (a decision at risk whose deadline passed: it is breached now)
+is superseded: its alert is closed without a resolved notice, its history
+says ``superseded`` and names the alert that took over. Acknowledging stops reminders and
 escalation; silences are stored here and matched in ``alerts.routing``.
 """
 
@@ -27,6 +30,7 @@ from alerts.models import (
     Silence,
 )
 from alerts.routing import AlertView, SilenceView
+from alerts.rules import DECISION_AT_RISK, DECISION_BREACHED
 from store.types import from_epoch, to_epoch, to_epoch_or_none
 
 STATE_FILTERS: Final = ("active", "resolved", "all")
@@ -37,7 +41,11 @@ LAST_SEEN_RESOLUTION_SECONDS: Final = 600.0
 
 FIRED: Final = "fired"
 RESOLVED_EVENT: Final = "resolved"
+SUPERSEDED_EVENT: Final = "superseded"
 ACKNOWLEDGED_EVENT: Final = "acknowledged"
+
+SUPERSEDED_BY: Final = {DECISION_AT_RISK: DECISION_BREACHED}
+"""An alert of the key's rule ends, unannounced, when its case fires the value's rule."""
 
 
 class UnknownAlert(LookupError):
@@ -48,6 +56,7 @@ class UnknownAlert(LookupError):
 class ReconcileResult:
     fired: list[int] = field(default_factory=list)
     resolved: list[int] = field(default_factory=list)
+    superseded: list[int] = field(default_factory=list)
     still_firing: int = 0
 
 
@@ -82,12 +91,15 @@ def reconcile(session: Session, evaluation: Evaluation) -> ReconcileResult:
     result = ReconcileResult()
     current = {a.fingerprint: a for a in unresolved(session, evaluation.evaluated)}
     seen: set[str] = set()
+    by_case: dict[tuple[str, str], int] = {}  # (rule, case) -> the firing alert
     for firing in evaluation.firing:
         key = firing.fingerprint
         if key in seen:
             continue
         seen.add(key)
         existing = current.get(key)
+        if existing is not None and firing.case_id:
+            by_case[(firing.rule, firing.case_id)] = existing.id
         if existing is not None:
             # Write only what changed (most alerts repeat the same figures every 30 s).
             details = _details_json(firing.details)
@@ -103,20 +115,36 @@ def reconcile(session: Session, evaluation: Evaluation) -> ReconcileResult:
         session.flush()
         _event(session, alert.id, now, FIRED)
         result.fired.append(alert.id)
+        if firing.case_id:
+            by_case[(firing.rule, firing.case_id)] = alert.id
     for key, alert in current.items():
         if key in seen:
             continue
-        if _resolve(session, alert, now):
-            _event(session, alert.id, now, RESOLVED_EVENT)
-            result.resolved.append(alert.id)
+        successor = _successor(alert, by_case)
+        if successor is None:
+            if _resolve(session, alert, now, announce=True):
+                _event(session, alert.id, now, RESOLVED_EVENT)
+                result.resolved.append(alert.id)
+        elif _resolve(session, alert, now, announce=False):
+            _event(session, alert.id, now, SUPERSEDED_EVENT, by=successor)
+            result.superseded.append(alert.id)
     session.flush()
     return result
 
 
-def _resolve(session: Session, alert: Alert, now: float) -> bool:
+def _successor(alert: Alert, by_case: dict[tuple[str, str], int]) -> int | None:
+    """The firing alert that supersedes ``alert``, if any (same case, graver rule)."""
+    graver = SUPERSEDED_BY.get(alert.rule)
+    if graver is None or alert.case_id is None:
+        return None
+    return by_case.get((graver, alert.case_id))
+
+
+def _resolve(session: Session, alert: Alert, now: float, *, announce: bool) -> bool:
     """Resolve ``alert``; False when another evaluation resolved it first.
 
-    An alert never announced has nothing to announce as resolved either.
+    ``announce``: a resolved notice is due (unless the alert was never
+    announced: then there is nothing to announce as resolved either).
     """
     at = from_epoch(now)
     moved = session.execute(
@@ -125,8 +153,10 @@ def _resolve(session: Session, alert: Alert, now: float) -> bool:
         .values(
             state=RESOLVED,
             resolved_at=at,
-            resolved_notified_at=case(
-                (Alert.notified_at.is_(None), at), else_=Alert.resolved_notified_at
+            resolved_notified_at=(
+                case((Alert.notified_at.is_(None), at), else_=Alert.resolved_notified_at)
+                if announce
+                else at
             ),
         )
         .execution_options(synchronize_session=False)

@@ -86,7 +86,8 @@ class AlertEvent(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # fired | acknowledged | resolved | notified | resolved_notified | reminded | escalated
+    # fired | acknowledged | resolved | superseded | notified | resolved_notified | reminded
+    # | escalated
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
     detail: Mapped[str | None] = mapped_column(Text)

@@ -128,11 +128,13 @@ class AlertJobs:
         with self._guard:
             report = self.service.evaluate()
         dispatched = report.dispatched
-        if report.reconciled.fired or report.reconciled.resolved or dispatched.queued:
+        reconciled = report.reconciled
+        if reconciled.fired or reconciled.resolved or reconciled.superseded or dispatched.queued:
             log.info(
-                "alerts: %d fired, %d resolved, %d email(s) queued",
-                len(report.reconciled.fired),
-                len(report.reconciled.resolved),
+                "alerts: %d fired, %d resolved, %d superseded, %d email(s) queued",
+                len(reconciled.fired),
+                len(reconciled.resolved),
+                len(reconciled.superseded),
                 len(dispatched.queued),
             )
         return report

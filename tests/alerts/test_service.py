@@ -396,3 +396,48 @@ def test_handler_overload_stage_targets_and_major_complaints(
     ]
     overload = next(m for m in mail(catcher) if "超负荷" in str(m["Subject"]))
     assert "在办 16 件，容量 15 件" in overload.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_decision_at_risk_that_becomes_breached_is_superseded_not_resolved(
+    make_service: Callable[..., AlertService], feed: EventFeed, clock: FakeClock, catcher: Catcher
+) -> None:
+    from alerts.lifecycle import history
+
+    breaching, deciding = CaseScript("R-1"), CaseScript("R-2")
+    feed.apply(
+        [
+            script.opened(at="2026-11-16T09:00:00+08:00", team_id="claims-east", handler_id="h-001")
+            for script in (breaching, deciding)
+        ]
+    )
+    service = make_service(
+        only(
+            "decision_at_risk",
+            "decision_breached",
+            group_wait_seconds=0,
+            group_interval_seconds=1,
+        )
+    )
+    cycle(service, clock)  # 2026-12-01 10:00: both deadlines (12-02 00:00) within the window
+    feed.apply([deciding.next(c.DECISION_MADE, "2026-12-01T16:00:00+08:00", outcome="upheld")])
+    cycle(service, clock, 15 * 3600)  # 2026-12-02 01:00: R-1 breached, R-2 decided in time
+    assert [(kind(m), sorted(cases_named(m))) for m in mail(catcher)] == [
+        ("firing", ["R-1", "R-2"]),
+        ("resolved", ["R-2"]),  # decided: nothing left to do
+        ("firing", ["R-1"]),  # breached; no 'resolved, nothing to do' for R-1
+    ]
+    assert "决定期限已超" in str(mail(catcher)[-1]["Subject"])
+    assert alert_states(service) == {
+        ("decision_at_risk", "R-1"): RESOLVED,
+        ("decision_at_risk", "R-2"): RESOLVED,
+        ("decision_breached", "R-1"): ACTIVE,
+    }
+    with Session(service.engine) as session:
+        alerts = {(a.rule, a.case_id): a for a in list_alerts(session, state="all")}
+        at_risk = alerts[("decision_at_risk", "R-1")]
+        breached = alerts[("decision_breached", "R-1")]
+        events = history(session, at_risk.id)
+        assert [e.kind for e in events] == ["fired", "notified", "superseded"]
+        assert events[-1].detail == f'{{"by": {breached.id}}}'
+    cycle(service, clock, 3600)  # later rounds (an escalation of R-1) announce nothing of it
+    assert [cases_named(m) for m in mail(catcher, "resolved")] == [["R-2"]]
