@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from typing import cast
 
 import redis
 
@@ -108,3 +109,15 @@ def test_redis_down_lets_the_attempt_through_uncounted() -> None:
     attempt = limiter.begin("leader", "10.0.0.1")
     assert attempt is not None
     limiter.release("leader", "10.0.0.1", attempt)
+
+
+def test_begin_on_a_redis_cluster(cluster_client: redis.RedisCluster) -> None:
+    # The project reaches a cluster through the redis.Redis interface (complaintops.redis_client).
+    limiter = LoginRateLimiter(cast(redis.Redis, cluster_client), max_failures=2)
+    first = limiter.begin("leader", "10.0.0.1")
+    assert first is not None and limiter.begin("leader", "10.0.0.1") is not None
+    assert limiter.begin("leader", "10.0.0.1") is None
+    limiter.release("leader", "10.0.0.1", first)
+    assert limiter.begin("leader", "10.0.0.1") is not None
+    limiter.reset("leader", "10.0.0.1")
+    assert limiter.failures("leader", "10.0.0.1") == 0
