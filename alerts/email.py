@@ -104,6 +104,8 @@ RULE_TEXT: Final[Mapping[str, RuleText]] = {
 MIME_POLICY: Final = email.policy.SMTP.clone(cte_type="7bit")
 """Messages are built, stored and sent 7-bit clean (base64 / quoted-printable bodies)."""
 
+# How much of a consumer's last error a message quotes.
+ERROR_SHOWN: Final = 200
 SEVERITY_TAG: Final = {"critical": "严重 CRITICAL", "warning": "警告 WARNING"}
 STAGE_NAMES_EN: Final = {
     "intake": "intake",
@@ -220,9 +222,12 @@ def describe(alert: AlertView, tz: ZoneInfo, now: float) -> tuple[str, str]:
         )
     if rule == CONSUMER_LAG:
         zh_age, en_age = duration(float(d.get("heartbeat_age", 0)))
+        error = str(d.get("error") or "")[:ERROR_SHOWN]
         return (
-            f"消费组 {alert.subject}：积压 {d.get('lag')} 条事件，最近心跳 {zh_age}前",
-            f"group {alert.subject}: {d.get('lag')} events behind, last heartbeat {en_age} ago",
+            f"消费组 {alert.subject}：积压 {d.get('lag')} 条事件，最近心跳 {zh_age}前"
+            + (f"，最近错误：{error}" if error else ""),
+            f"group {alert.subject}: {d.get('lag')} events behind, last heartbeat {en_age} ago"
+            + (f"; last error: {error}" if error else ""),
         )
     if rule == MAJOR_COMPLAINT_OPENED:
         size = d.get("group_size")

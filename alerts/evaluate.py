@@ -96,6 +96,7 @@ class ConsumerHeartbeat:
     lag: int
     batch_ts: float | None = None
     error: str = ""
+    error_since: float | None = None  # failing without a stored batch since then
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +244,10 @@ def _lag_alerts(rules: AlertRules, heartbeat: ConsumerHeartbeat | None, now: flo
         reasons.append("silent")
     elif heartbeat.lag > 0 and waiting_for >= rule.max_seconds:
         reasons.append("stalled")
+    elif heartbeat.error_since is not None and now - heartbeat.error_since >= rule.max_seconds:
+        # Retrying the same failure: alive, but storing nothing (its lag may be
+        # unknown, e.g. after Redis lost the heartbeat's other fields).
+        reasons.append("failing")
     if not reasons:
         return []
     return [

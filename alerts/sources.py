@@ -265,4 +265,5 @@ def read_heartbeat(client: redis.Redis, group: str) -> ConsumerHeartbeat | None:
         lag=int(_float(raw, "lag") or 0),
         batch_ts=_float(raw, "batch_ts"),
         error=error.decode(errors="replace") if isinstance(error, bytes) else str(error or ""),
+        error_since=_float(raw, "error_since"),
     )

@@ -200,6 +200,15 @@ def test_each_rule_describes_its_figures() -> None:
         NOW,
     )
     assert lag[1] == "group complaintops-metrics: 6000 events behind, last heartbeat 0 min ago"
+    failing = describe(
+        view("consumer_lag", subject="g", lag=0, heartbeat_age=3, error="read model " + "x" * 300),
+        SHANGHAI,
+        NOW,
+    )
+    assert failing[0].endswith("，最近错误：read model " + "x" * 189)
+    assert failing[1] == (
+        "group g: 0 events behind, last heartbeat 0 min ago; last error: read model " + "x" * 189
+    )
     major = describe(
         view("major_complaint_opened", opened_at=NOW, priority="normal", group_size=25),
         SHANGHAI,

@@ -145,6 +145,10 @@ def test_handler_overloaded(
         (ConsumerHeartbeat("g", NOW - 301, 0, NOW - 400), ["silent"]),
         (ConsumerHeartbeat("g", NOW - 1, 12, NOW - 600), ["stalled"]),
         (ConsumerHeartbeat("g", NOW - 1, 0, NOW - 600), None),  # idle, nothing waiting
+        # retrying one failure for 5 minutes, its lag unknown (Redis lost the hash)
+        (ConsumerHeartbeat("g", NOW - 1, 0, None, "not built", NOW - 300), ["failing"]),
+        (ConsumerHeartbeat("g", NOW - 1, 0, NOW - 900, "not built", NOW - 299), None),
+        (ConsumerHeartbeat("g", NOW - 1, 12, NOW - 600, "down", NOW - 600), ["stalled"]),
     ],
 )
 def test_consumer_lag(heartbeat: ConsumerHeartbeat, reasons: list[str] | None) -> None:
