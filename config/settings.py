@@ -195,6 +195,17 @@ class Settings(BaseSettings):
             raise ValueError("expected a URL starting with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("alert_from")
+    @classmethod
+    def _sender_address(cls, value: str) -> str:
+        local, at, domain = value.partition("@")
+        if not (at and local and domain) or any(ch.isspace() for ch in value):
+            raise ValueError(f"expected an email address such as ops@example.com, got {value!r}")
+        if not value.isascii():
+            # Alert email goes out without SMTPUTF8: it could never be sent.
+            raise ValueError(f"expected an email address of ASCII characters only, got {value!r}")
+        return value
+
     @field_validator("dashboard_url")
     @classmethod
     def _http_url(cls, value: str) -> str:

@@ -152,6 +152,16 @@ def test_bad_timezone_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> Non
             "expected a URL starting with redis://, rediss:// or unix://",
         ),
         (
+            "COMPLAINTOPS_ALERT_FROM",
+            "投诉运营@example.com",
+            "expected an email address of ASCII characters only, got '投诉运营@example.com'",
+        ),
+        (
+            "COMPLAINTOPS_ALERT_FROM",
+            "ops example.com",
+            "expected an email address such as ops@example.com, got 'ops example.com'",
+        ),
+        (
             "COMPLAINTOPS_DASHBOARD_URL",
             "ops.example.com",
             "expected an http:// or https:// address, got 'ops.example.com'",
