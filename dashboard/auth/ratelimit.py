@@ -85,9 +85,6 @@ class LoginRateLimiter:
             log.warning("sign-in rate limit not checked (Redis: %s)", exc)
             return 0
 
-    def is_blocked(self, username: str, address: str) -> bool:
-        return self.failures(username, address) >= self.max_failures
-
     def begin(self, username: str, address: str) -> str | None:
         """Counts a sign-in attempt before its password is checked.
 
@@ -119,18 +116,6 @@ class LoginRateLimiter:
             self.client.zrem(self._key(username, address), attempt)
         except redis.RedisError as exc:
             log.warning("sign-in attempt not released (Redis: %s)", exc)
-
-    def record_failure(self, username: str, address: str) -> None:
-        now = self.clock()
-        key = self._key(username, address)
-        try:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.zadd(key, {uuid.uuid4().hex: now})
-            pipe.zremrangebyscore(key, "-inf", now - self.window_seconds)
-            pipe.expire(key, int(self.window_seconds) + 1)
-            pipe.execute()
-        except redis.RedisError as exc:
-            log.warning("sign-in failure not recorded (Redis: %s)", exc)
 
     def reset(self, username: str, address: str) -> None:
         try:
