@@ -133,11 +133,16 @@ def reconcile(session: Session, evaluation: Evaluation) -> ReconcileResult:
 
 
 def _successor(alert: Alert, by_case: dict[tuple[str, str], int]) -> int | None:
-    """The firing alert that supersedes ``alert``, if any (same case, graver rule)."""
-    graver = SUPERSEDED_BY.get(alert.rule)
-    if graver is None or alert.case_id is None:
+    """The firing alert that supersedes ``alert``, if any: its case's alert of
+    the same rule under other labels (the case moved to another team or
+    handler, who are told anew), or of a graver rule."""
+    if alert.case_id is None:
         return None
-    return by_case.get((graver, alert.case_id))
+    moved = by_case.get((alert.rule, alert.case_id))
+    if moved is not None and moved != alert.id:
+        return moved
+    graver = SUPERSEDED_BY.get(alert.rule)
+    return None if graver is None else by_case.get((graver, alert.case_id))
 
 
 def _resolve(session: Session, alert: Alert, now: float, *, announce: bool) -> bool:

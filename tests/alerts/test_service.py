@@ -441,3 +441,48 @@ def test_a_decision_at_risk_that_becomes_breached_is_superseded_not_resolved(
         assert events[-1].detail == f'{{"by": {breached.id}}}'
     cycle(service, clock, 3600)  # later rounds (an escalation of R-1) announce nothing of it
     assert [cases_named(m) for m in mail(catcher, "resolved")] == [["R-2"]]
+
+
+def test_a_reassigned_overdue_case_is_handed_over_not_resolved(
+    make_service: Callable[..., AlertService], feed: EventFeed, clock: FakeClock, catcher: Catcher
+) -> None:
+    from alerts.lifecycle import history
+
+    script = CaseScript("M-1")
+    feed.apply(
+        [
+            script.opened(
+                at="2026-11-16T09:00:00+08:00", team_id="claims-east", handler_id="h-001"
+            ),
+            script.next(
+                c.FOLLOW_UP_SCHEDULED,
+                "2026-11-20T09:00:00+08:00",
+                due_at="2026-11-30T18:00:00+08:00",
+            ),
+        ]
+    )
+    service = make_service(
+        only("follow_up_overdue", group_wait_seconds=0, group_interval_seconds=1)
+    )
+    cycle(service, clock)  # 2026-12-01 10:00: the return visit is overdue
+    feed.apply(
+        [
+            script.next(
+                c.ASSIGNED, "2026-12-01T10:05:00+08:00", team_id="claims-north", handler_id="h-007"
+            )
+        ]
+    )
+    cycle(service, clock, 60)
+    assert [(kind(m), str(m["Subject"]).rsplit(" — ", 1)[1]) for m in mail(catcher)] == [
+        ("firing", "claims-east"),
+        ("firing", "claims-north"),  # told anew; no 'resolved, nothing to do' for claims-east
+    ]
+    with Session(service.engine) as session:
+        alerts = sorted(list_alerts(session, state="all"), key=lambda a: a.id)
+        assert [(a.team_id, a.state) for a in alerts] == [
+            ("claims-east", RESOLVED),
+            ("claims-north", ACTIVE),
+        ]
+        events = history(session, alerts[0].id)
+        assert [e.kind for e in events][-1] == "superseded"
+        assert events[-1].detail == f'{{"by": {alerts[1].id}}}'
