@@ -1,27 +1,31 @@
 """Where the metrics consumer's memory goes under the soak's load, in process.
 
-``python -m bench.consumer_memory MINUTES [--trim] [--out FILE]`` starts the
-embedded broker and Valkey, builds the metrics consumer exactly as
-``complaintops consume metrics`` does (sink, dead-letter producer, sensors,
+``python -m bench.consumer_memory MINUTES [--part store] [--trim] [--trace MINUTE]
+[--out FILE]`` starts the embedded broker and Valkey, builds the metrics (or
+store) consumer exactly as ``complaintops consume`` does (sink, dead-letter producer, sensors,
 ``tune_for_throughput``) and runs it in a thread while a child process
 produces the soak's 200 simulated events/s. Every minute it records the
 process's RSS, the live pymalloc blocks at their lowest since the last
 reading (the gen-0 collector makes them saw-tooth), and the fill of the
 core's bounded caches. ``--trim`` returns freed heap to the system
 (``malloc_trim``) every minute, to tell memory the allocator keeps from
-memory still in use.
+memory still in use. ``--trace MINUTE`` starts tracemalloc at that minute
+(once the caches are full) and, at the end, records the allocation sites
+whose live memory grew most in between, each after a full collection.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import gc
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +66,32 @@ def slope(points: list[tuple[float, float]]) -> float | None:
     return round(sum((x - mx) * (y - my) for x, y in points) / den, 3) if den else None
 
 
-def run(minutes: float, trim: bool) -> dict[str, Any]:
+TRACE_FRAMES = 6
+TOP_GROWTH = 15
+
+
+def growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> list[dict[str, Any]]:
+    """The allocation sites whose live memory grew most between two snapshots."""
+    rows = []
+    for stat in after.compare_to(before, "traceback")[:TOP_GROWTH]:
+        rows.append(
+            {
+                "kib": round(stat.size_diff / 1024, 1),
+                "blocks": stat.count_diff,
+                "traceback": [f"{frame.filename}:{frame.lineno}" for frame in stat.traceback],
+            }
+        )
+    return rows
+
+
+def traced_snapshot() -> tracemalloc.Snapshot:
+    gc.collect()
+    return tracemalloc.take_snapshot()
+
+
+def run(
+    minutes: float, trim: bool, trace_from: float | None = None, part: str = "metrics"
+) -> dict[str, Any]:
     seconds = minutes * 60
     libc = ctypes.CDLL("libc.so.6")
     rows: list[dict[str, Any]] = []
@@ -79,9 +108,9 @@ def run(minutes: float, trim: bool) -> dict[str, Any]:
         from config import load_settings
         from consumers.process import tune_for_throughput
 
-        loop = build_loop(Runtime.from_settings(load_settings()), "metrics", None)
+        loop = build_loop(Runtime.from_settings(load_settings()), part, None)
         tune_for_throughput()
-        consumer = threading.Thread(target=loop.run, name="metrics", daemon=True)
+        consumer = threading.Thread(target=loop.run, name=part, daemon=True)
         consumer.start()
         producer = subprocess.Popen(
             [
@@ -100,6 +129,8 @@ def run(minutes: float, trim: bool) -> dict[str, Any]:
         started = time.monotonic()
         lowest_blocks = sys.getallocatedblocks()
         minute = 0
+        first_trace: tracemalloc.Snapshot | None = None
+        traced: list[dict[str, Any]] = []
         while minute < minutes:
             time.sleep(SAMPLE_SECONDS)
             lowest_blocks = min(lowest_blocks, sys.getallocatedblocks())
@@ -117,32 +148,45 @@ def run(minutes: float, trim: bool) -> dict[str, Any]:
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
+            if trace_from is not None and minute == trace_from:
+                tracemalloc.start(TRACE_FRAMES)
+                first_trace = traced_snapshot()
             lowest_blocks = sys.getallocatedblocks()
+        if first_trace is not None:
+            traced = growth(first_trace, traced_snapshot())
+            tracemalloc.stop()
         loop.stop()
         consumer.join(timeout=30)
         producer.wait(timeout=120)
     after = [(r["minute"], r["rss_mib"]) for r in rows if r["minute"] >= minutes / 2]
     return {
+        "part": part,
         "minutes": minutes,
         "rate": RATE,
         "malloc_trim_every_minute": trim,
+        "traced_from_minute": trace_from,
         "rss_slope_mib_per_min_second_half": slope(after),
         "rss_slope_mib_per_min_from_minute_3": slope(
             [(r["minute"], r["rss_mib"]) for r in rows if r["minute"] >= 3]
         ),
         "rows": rows,
+        "growth_by_site": traced,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.consumer_memory")
     parser.add_argument("minutes", type=float)
+    parser.add_argument("--part", choices=("metrics", "store"), default="metrics")
     parser.add_argument("--trim", action="store_true", help="malloc_trim(0) every minute")
+    parser.add_argument(
+        "--trace", type=float, metavar="MINUTE", help="trace allocations from this minute on"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/consumer-memory.json"))
     args = parser.parse_args(argv)
-    result = run(args.minutes, args.trim)
+    result = run(args.minutes, args.trim, args.trace, args.part)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "rows"}))
+    print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
     return 0
 
 
