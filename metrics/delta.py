@@ -5,6 +5,12 @@ difference of its footprint before and after the batch; the flows (stage
 entries and exits, time in stage, points, event counters) add up per event.
 Aggregating first keeps one command per key and field, whatever the batch
 size. The rebuild uses the same class over the whole event log.
+
+A handler's team in a period is the team of their latest award there: the
+greatest ``award_stamp`` (occurred_at, then event_id), then the greatest
+team id. It does not depend on the order awards are processed in (Kafka's
+live, the rebuild's case by case): the delta keeps each handler's latest
+award of the batch, and the apply script writes it only over an earlier one.
 """
 
 from __future__ import annotations
@@ -30,6 +36,11 @@ from metrics.codec import encode_state
 # Upper bounds (hours) of the time-in-stage histogram bins; the last is open.
 STAGE_TIME_BINS_HOURS: tuple[float, ...] = (1, 4, 8, 24, 48, 72, 120, 168, 336)
 THROUGHPUT_RETENTION_DAYS = 45
+
+# award_stamp: occurred_at in whole microseconds, this many digits, zero padded
+# (the years 1970 to 8999 take 18 at most).
+STAMP_DIGITS = 18
+_STAMP_LIMIT = 10**STAMP_DIGITS
 
 
 # Local hours and days start on UTC quarter hours in today's time zones, so
@@ -67,15 +78,45 @@ _hour_start = _per_quarter(hour_start)
 _local_day = _per_quarter(local_date)
 
 
+TeamsKeys = tuple[str, str]
+"""A period's handler -> team hash and its handler -> stamp hash."""
+LatestTeam = tuple[str, str]
+"""(stamp, team) of a handler's latest award in a period."""
+
+
+def award_stamp(occurred_at: float, event_id: str) -> str:
+    """The order of awards that decides a handler's team in a period.
+
+    ``occurred_at`` in whole microseconds with a fixed number of digits, a
+    colon, then ``event_id``: comparing two stamps byte by byte (which is how
+    Python compares str, by code point, and how the apply script compares
+    them) compares occurred_at, then event_id.
+    """
+    micros = round(occurred_at * 1_000_000)
+    if not 0 <= micros < _STAMP_LIMIT:
+        raise ValueError(f"occurred_at out of range for an award stamp: {occurred_at!r}")
+    return f"{micros:0{STAMP_DIGITS}d}:{event_id}"
+
+
+def later(candidate: LatestTeam, current: LatestTeam | None) -> bool:
+    """True when ``candidate`` replaces ``current`` as the latest (stamp,
+    team): a greater stamp, or the same stamp and a greater team id (an
+    event id reused across teams, against the contract)."""
+    return current is None or candidate > current
+
+
 @lru_cache(maxsize=1024)
-def _award_keys(day: date) -> tuple[tuple[str, str, str], ...]:
-    """Per period containing ``day``: its handler board, team board and
-    handler-to-team hash."""
+def _award_keys(day: date) -> tuple[tuple[str, str, TeamsKeys], ...]:
+    """Per period containing ``day``: its handler board, team board, and
+    handler-to-team hash with its stamps."""
     return tuple(
         (
             keys.leaderboard(period.kind, period.key, "handler"),
             keys.leaderboard(period.kind, period.key, "team"),
-            keys.leaderboard_teams(period.kind, period.key),
+            (
+                keys.leaderboard_teams(period.kind, period.key),
+                keys.leaderboard_team_stamps(period.kind, period.key),
+            ),
         )
         for period in periods_of_day(day)
     )
@@ -161,6 +202,10 @@ class MetricsDelta:
     hset: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
     hdel: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     expire_at: dict[str, int] = field(default_factory=dict)
+    # Per period's (teams hash, stamps hash): handler -> (stamp, team) of the
+    # handler's latest award in the delta, written only over an earlier one.
+    # Leaderboard keys do not expire; if they ever do, both hashes must.
+    teams: dict[TeamsKeys, dict[str, LatestTeam]] = field(default_factory=lambda: defaultdict(dict))
     states: dict[str, bytes] = field(default_factory=dict)
     rpush: dict[str, list[bytes]] = field(default_factory=lambda: defaultdict(list))
 
@@ -208,10 +253,24 @@ class MetricsDelta:
         self.expire_at[key] = expires
 
     def add_award(self, award: Award, tz: ZoneInfo) -> None:
+        latest = (award_stamp(award.occurred_at, award.event_id), award.team_id)
         for handler_board, team_board, teams in _award_keys(_local_day(award.occurred_at, tz)):
             self.zincr[(handler_board, award.handler_id)] += award.points
             self.zincr[(team_board, award.team_id)] += award.points
-            self.hset[teams][award.handler_id] = award.team_id
+            self.keep_latest_team(teams, award.handler_id, latest)
+
+    def keep_latest_team(self, teams: TeamsKeys, handler: str, latest: LatestTeam) -> None:
+        """Record ``latest`` (stamp, team) for ``handler`` unless the delta
+        already holds a later one."""
+        handlers = self.teams[teams]
+        if later(latest, handlers.get(handler)):
+            handlers[handler] = latest
+
+    def merge_teams(self, other: MetricsDelta) -> None:
+        """Keep, per handler and period, the latest team of both deltas."""
+        for teams, handlers in other.teams.items():
+            for handler, latest in handlers.items():
+                self.keep_latest_team(teams, handler, latest)
 
     # -- live contributions ----------------------------------------------------
 
@@ -270,4 +329,7 @@ class MetricsDelta:
         for key, _ in self.zincr:
             seen.add(key)
         seen.update(self.zadd, self.zrem, self.hset, self.hdel, self.states)
+        for teams, handlers in self.teams.items():
+            if handlers:
+                seen.update(teams)
         return seen

@@ -60,8 +60,12 @@ OFFSET_PATTERN = _MODEL_T + "offset:{0}:{1}:*"
 
 # Leaderboards: sorted set id -> points for (period kind, period key, scope).
 LEADERBOARD = _MODEL_T + "lb:{0}:{1}:{2}"
-# The team a handler was credited for in a period: hash handler -> team.
+# The team a handler was credited for in a period: hash handler -> team, the
+# team of their latest award there (greatest occurred_at, then event_id).
 LEADERBOARD_TEAMS = _MODEL_T + "lb:{0}:{1}:teams"
+# Beside it, hash handler -> the stamp of that award (metrics.delta.award_stamp),
+# so that awards processed in any order leave the same team.
+LEADERBOARD_TEAM_STAMPS = _MODEL_T + "lb:{0}:{1}:teams:stamp"
 
 # Build marker: hash with built_at and source; absent means the read model
 # was lost and must be rebuilt before anything is written.
@@ -108,6 +112,10 @@ def leaderboard(kind: str, period_key: str, scope: str) -> str:
 
 def leaderboard_teams(kind: str, period_key: str) -> str:
     return LEADERBOARD_TEAMS.format(kind, period_key)
+
+
+def leaderboard_team_stamps(kind: str, period_key: str) -> str:
+    return LEADERBOARD_TEAM_STAMPS.format(kind, period_key)
 
 
 # -- dashboard sign-in ---------------------------------------------------------------

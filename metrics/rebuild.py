@@ -45,7 +45,7 @@ from metrics.source import (
     rejected_counts,
     store_offsets,
 )
-from metrics.writer import write_delta
+from metrics.writer import write_delta, write_teams
 from store.sink import STORE_GROUP
 
 log = logging.getLogger(__name__)
@@ -191,6 +191,8 @@ class _EmptyModelWriter:
     here over the whole replay, bounded by the number of distinct fields,
     not of events, and written once as plain values at the end: into empty
     keys that is what the increments would have made, in far fewer commands.
+    So are the handlers' latest teams per period (handlers × periods): the
+    latest award of the whole replay, whichever chunk its case fell in.
     """
 
     def __init__(self, client: redis.Redis) -> None:
@@ -198,6 +200,7 @@ class _EmptyModelWriter:
         self._hincr: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._zincr: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self._expire_at: dict[str, int] = {}
+        self._teams = MetricsDelta()
 
     def add(self, delta: MetricsDelta) -> None:
         for (key, name), amount in delta.hincr.items():
@@ -206,6 +209,7 @@ class _EmptyModelWriter:
             self._zincr[key][member] += points
         for key, when in delta.expire_at.items():
             self._expire_at[key] = max(when, self._expire_at.get(key, when))
+        self._teams.merge_teams(delta)
         live = MetricsDelta(
             zrem=delta.zrem, zadd=delta.zadd, hset=delta.hset, hdel=delta.hdel, states=delta.states
         )
@@ -221,6 +225,7 @@ class _EmptyModelWriter:
                     pipe.hset(key, mapping=mapping)
             for key, scores in self._zincr.items():
                 pipe.zadd(key, dict(scores))
+            write_teams(pipe, self._teams.teams)
             for key, when in self._expire_at.items():
                 pipe.expireat(key, when)
             pipe.execute()

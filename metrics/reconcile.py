@@ -4,8 +4,8 @@ The read model is read with its stored offsets; once the store has stored at
 least those offsets, the store's event log up to exactly those offsets is
 replayed (the rebuild's replay) into the snapshot Redis should hold, and the
 two are compared key by key and field by field. The points are checked a
-second way too: the points ledger, summed into leaderboards, must give what
-the replay gives.
+second way too: the points ledger, summed into leaderboards (with each
+handler's team from their latest award), must give what the replay gives.
 """
 
 from __future__ import annotations
@@ -195,9 +195,15 @@ def compare(expected: Snapshot, actual: Snapshot) -> list[Difference]:
 # -- the points ledger -------------------------------------------------------------
 
 
+def _is_board(key: str, value: Value) -> bool:
+    """A leaderboard (sorted set) or a period's handler -> team hash or its stamps."""
+    return key.startswith(_LEADERBOARD_PREFIX) and isinstance(value, ZSet | Hash)
+
+
 def ledger_leaderboards(engine: Engine, *, topic: str, tz: ZoneInfo, up_to: Positions) -> Snapshot:
     """The leaderboards that the points ledger of the records at or below
-    ``up_to`` adds up to (only the ``co:{m}:lb:*`` sorted sets)."""
+    ``up_to`` adds up to (only the ``co:{m}:lb:*`` sorted sets and the
+    handler -> team hashes with their stamps)."""
     builder = SnapshotBuilder()
     delta = MetricsDelta()
     pending = 0
@@ -212,22 +218,14 @@ def ledger_leaderboards(engine: Engine, *, topic: str, tz: ZoneInfo, up_to: Posi
                 delta, pending = MetricsDelta(), 0
     builder.add(delta)
     snapshot = builder.build(now=0.0)
-    snapshot.data = {
-        key: value
-        for key, value in snapshot.data.items()
-        if key.startswith(_LEADERBOARD_PREFIX) and isinstance(value, ZSet)
-    }
+    snapshot.data = {key: value for key, value in snapshot.data.items() if _is_board(key, value)}
     return snapshot
 
 
 def compare_points(ledger: Snapshot, replayed: Snapshot) -> list[Difference]:
     """Differences between the ledger's leaderboards and the replay's."""
     boards = Snapshot(
-        data={
-            key: value
-            for key, value in replayed.data.items()
-            if key.startswith(_LEADERBOARD_PREFIX) and isinstance(value, ZSet)
-        }
+        data={key: value for key, value in replayed.data.items() if _is_board(key, value)}
     )
     return [
         Difference(d.key, d.field, d.expected, d.found, source=LEDGER)

@@ -41,7 +41,10 @@ THROUGHPUT_COMPARED_DAYS: Final = THROUGHPUT_RETENTION_DAYS - 1
 
 _THROUGHPUT_PREFIX: Final = keys.template_prefix(keys.THROUGHPUT_HOUR)
 _LEADERBOARD_PREFIX: Final = keys.template_prefix(keys.LEADERBOARD)
-_LEADERBOARD_TEAMS_SUFFIX: Final = keys.LEADERBOARD_TEAMS.rsplit("}", 1)[1]
+_LEADERBOARD_TEAMS_SUFFIXES: Final = (
+    keys.LEADERBOARD_TEAMS.rsplit("}", 1)[1],
+    keys.LEADERBOARD_TEAM_STAMPS.rsplit("}", 1)[1],
+)
 
 # Per key (in KEYS, then the offset keys): its type and content, read in one
 # atomic step. Scores come back as the exact text Redis keeps.
@@ -108,8 +111,8 @@ class Snapshot:
 
 def is_counter_hash(key: str) -> bool:
     """Hashes of counters (a zero field means nothing), unlike the leaderboards'
-    handler -> team hashes."""
-    return not (key.startswith(_LEADERBOARD_PREFIX) and key.endswith(_LEADERBOARD_TEAMS_SUFFIX))
+    handler -> team hashes and their stamps."""
+    return not (key.startswith(_LEADERBOARD_PREFIX) and key.endswith(_LEADERBOARD_TEAMS_SUFFIXES))
 
 
 def is_compared(key: str, now: float) -> bool:
@@ -240,12 +243,15 @@ def read_snapshot(
 
 class SnapshotBuilder:
     """Folds MetricsDeltas into snapshot form, as ``metrics.writer`` would
-    write them into an empty Redis (removals, additions, then increments)."""
+    write them into an empty Redis (removals, additions, then increments;
+    each handler's team and stamp from their latest award, as the apply
+    script keeps them)."""
 
     def __init__(self) -> None:
         self._hashes: dict[str, dict[str, str | int]] = {}
         self._zsets: dict[str, dict[str, float]] = {}
         self._strings: dict[str, bytes] = {}
+        self._teams = MetricsDelta()
 
     def add(self, delta: MetricsDelta) -> None:
         for key, members in delta.zrem.items():
@@ -270,9 +276,17 @@ class SnapshotBuilder:
             zset = self._zsets.setdefault(key, {})
             zset[member] = zset.get(member, 0.0) + points
         self._strings.update(delta.states)
+        self._teams.merge_teams(delta)
 
     def build(self, now: float, offsets: Mapping[str, int] | None = None) -> Snapshot:
         snapshot = Snapshot(offsets=dict(offsets or {}))
+        for (teams_key, stamps_key), handlers in self._teams.teams.items():
+            if handlers:
+                teams = self._hashes.setdefault(teams_key, {})
+                stamps = self._hashes.setdefault(stamps_key, {})
+                for handler, (stamp, team) in handlers.items():
+                    teams[handler] = team
+                    stamps[handler] = stamp
         values: list[tuple[str, Value]] = [
             *((k, Hash({f: str(v) for f, v in h.items()})) for k, h in self._hashes.items()),
             *((k, ZSet(z)) for k, z in self._zsets.items()),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from metrics.delta import MetricsDelta
+from metrics.delta import LatestTeam, MetricsDelta, TeamsKeys
 
 
 def write_delta(pipe: Any, delta: MetricsDelta) -> None:
@@ -37,8 +38,19 @@ def write_delta(pipe: Any, delta: MetricsDelta) -> None:
         # As a plain command: a cluster pipeline refuses MSET by name, and all
         # states share one slot (see metrics.keys).
         pipe.execute_command("MSET", *(x for item in delta.states.items() for x in item))
+    write_teams(pipe, delta.teams)
     for key, when in delta.expire_at.items():
         pipe.expireat(key, when)
+
+
+def write_teams(pipe: Any, teams: Mapping[TeamsKeys, Mapping[str, LatestTeam]]) -> None:
+    """Queue the handlers' teams and stamps as plain writes: right only where
+    Redis holds no later stamp (an emptied read model, as the rebuild writes
+    it); the sink's apply script compares them instead."""
+    for (teams_key, stamps_key), handlers in teams.items():
+        if handlers:
+            pipe.hset(teams_key, mapping={h: team for h, (_, team) in handlers.items()})
+            pipe.hset(stamps_key, mapping={h: stamp for h, (stamp, _) in handlers.items()})
 
 
 def written_keys(delta: MetricsDelta) -> list[str]:
@@ -49,6 +61,9 @@ def written_keys(delta: MetricsDelta) -> list[str]:
     touched.update(key for (key, _), amount in delta.hincr.items() if amount)
     touched.update(key for key, _ in delta.zincr)
     touched.update(delta.expire_at)
+    for teams, handlers in delta.teams.items():
+        if handlers:
+            touched.update(teams)
     return sorted(touched)
 
 
@@ -74,6 +89,12 @@ def delta_payload(delta: MetricsDelta) -> bytes:
             "zincr": [[k, m, repr(float(p))] for (k, m), p in delta.zincr.items()],
             "states": [x for k, v in delta.states.items() for x in (k, v.decode())],
             "expireat": [[k, str(int(t))] for k, t in delta.expire_at.items()],
+            # [teams key, stamps key, handler, stamp, team, handler, …] per period.
+            "teams": [
+                [*pair, *(x for h, (stamp, team) in v.items() for x in (h, stamp, team))]
+                for pair, v in delta.teams.items()
+                if v
+            ],
             "rpush": {
                 k: [v.decode() for v in values] for k, values in delta.rpush.items() if values
             },

@@ -14,6 +14,10 @@
 -- Returns "OK", "NOTREADY" (no build marker) or "MOVED" (an offset changed:
 -- another consumer wrote these partitions; the caller recomputes).
 -- Scores and values travel as strings so that no precision is lost.
+--
+-- A handler's team in a leaderboard period (w.teams) is written with its
+-- stamp only over an earlier stamp, or the same stamp and a smaller team:
+-- the latest award wins whatever order the awards arrive in.
 
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 'NOTREADY'
@@ -27,6 +31,54 @@ for i = 2, n + 1 do
     if current then return 'MOVED' end
   elseif current ~= want then
     return 'MOVED'
+  end
+end
+
+-- True when string a sorts after string b byte by byte. (Lua's < compares
+-- strings by the server's collation locale.)
+local function after(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then
+      return x > y
+    end
+  end
+  return #a > #b
+end
+
+-- item: teams key, stamps key, then handler, stamp, team for handlers
+-- first .. last (counted from 1).
+local function latest_teams(item, first, last)
+  local teams_key, stamps_key = item[1], item[2]
+  local handlers = {}
+  for j = first, last do
+    handlers[#handlers + 1] = item[3 * j]
+  end
+  local stored = redis.call('HMGET', stamps_key, unpack(handlers))
+  local teams, stamps = {}, {}
+  for j = first, last do
+    local handler, stamp, team = item[3 * j], item[3 * j + 1], item[3 * j + 2]
+    local old = stored[j - first + 1]
+    local wins
+    if not old then
+      wins = true
+    elseif old == stamp then
+      local current = redis.call('HGET', teams_key, handler)
+      wins = (not current) or after(team, current)
+    else
+      wins = after(stamp, old)
+    end
+    if wins then
+      teams[#teams + 1] = handler
+      teams[#teams + 1] = team
+      stamps[#stamps + 1] = handler
+      stamps[#stamps + 1] = stamp
+    end
+  end
+  if #teams > 0 then
+    redis.call('HSET', teams_key, unpack(teams))
+    redis.call('HSET', stamps_key, unpack(stamps))
   end
 end
 
@@ -54,6 +106,12 @@ for _, item in ipairs(w.hincr) do
 end
 for _, item in ipairs(w.zincr) do
   redis.call('ZINCRBY', item[1], item[3], item[2])
+end
+for _, item in ipairs(w.teams) do
+  local count = (#item - 2) / 3
+  for first = 1, count, 1000 do
+    latest_teams(item, first, math.min(first + 999, count))
+  end
 end
 local states = w.states
 for i = 1, #states, 2 do

@@ -3,19 +3,33 @@ and the cached local hours and days equal the direct computation."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events.projection import footprint
+from events.scoring import Award
 from events.state import CLOSED, OPEN, CaseState, DecisionClock
 from events.timeutil import hour_start, local_date
 from metrics import keys
-from metrics.delta import MetricsDelta, _contributions, _hour_start, _local_day
+from metrics.delta import (
+    LatestTeam,
+    MetricsDelta,
+    TeamsKeys,
+    _contributions,
+    _hour_start,
+    _local_day,
+    award_stamp,
+)
 from metrics.writer import delta_payload, written_keys
+from tests.events.factory import instant
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = 1_795_000_000.0
@@ -148,6 +162,113 @@ def test_written_keys_name_every_key_the_payload_writes() -> None:
         *(item[0] for item in payload["zincr"]),
         *(item[0] for item in payload["expireat"]),
         *payload["states"][::2],
+        *(name for item in payload["teams"] for name in item[:2]),
     }
     assert set(written_keys(delta)) == in_payload
     assert "co:{m}:zero" not in in_payload
+
+
+# -- the handler -> team hashes ----------------------------------------------------------
+
+DAY_TEAMS = (
+    keys.leaderboard_teams("day", "2026-11-24"),
+    keys.leaderboard_team_stamps("day", "2026-11-24"),
+)
+
+
+def award(team: str, at: str, event_id: str, handler: str = "h-1") -> Award:
+    return Award("rework", -2, event_id, "C-1", handler, team, instant(f"2026-11-24T{at}+08:00"))
+
+
+def teams_of(awards: Sequence[Award]) -> dict[TeamsKeys, dict[str, LatestTeam]]:
+    delta = MetricsDelta()
+    for item in awards:
+        delta.add_award(item, TZ)
+    return dict(delta.teams)
+
+
+def test_award_stamps_have_a_fixed_width_time_then_the_event_id() -> None:
+    assert award_stamp(0.0, "e-1") == "000000000000000000:e-1"
+    assert award_stamp(1_795_000_000.25, "e-1") == "001795000000250000:e-1"
+    # The last microsecond before the year 9000.
+    assert len(award_stamp(instant("8999-12-31T23:59:59.999999Z"), "e").split(":")[0]) == 18
+    with pytest.raises(ValueError, match="out of range"):
+        award_stamp(-1.0, "e-1")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    times=st.tuples(*[st.integers(0, 4_102_444_800_000_000)] * 2),
+    ids=st.tuples(*[st.text(st.characters(exclude_categories=["Cs"]), min_size=1)] * 2),
+)
+def test_stamps_compare_as_the_time_then_the_event_id_byte_by_byte(
+    times: tuple[int, int], ids: tuple[str, str]
+) -> None:
+    # Awarded at whole microseconds, as decoded events and ledger rows are.
+    (a, b), (x, y) = [datetime_of(t) for t in times], ids
+    key_a = (round(a * 1_000_000), x.encode())
+    key_b = (round(b * 1_000_000), y.encode())
+    assert (award_stamp(a, x) < award_stamp(b, y)) == (key_a < key_b)
+    assert (award_stamp(a, x) == award_stamp(b, y)) == (key_a == key_b)
+
+
+def datetime_of(micros: int) -> float:
+    """Epoch seconds of a whole number of microseconds, as decoded events hold them."""
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)).timestamp()
+
+
+def test_a_handlers_team_is_that_of_the_latest_award_in_any_order() -> None:
+    awards = [
+        award("claims-east", "10:00:00", "e-9"),
+        award("claims-north", "11:00:00", "e-1"),  # the latest time
+        award("claims-west", "10:59:59.999999", "e-99"),
+        award("claims-east", "09:00:00", "e-5", handler="h-2"),
+        award("claims-west", "09:00:00", "e-4", handler="h-2"),
+    ]
+    results = [teams_of(order) for order in itertools.permutations(awards)]
+    assert all(result == results[0] for result in results)
+    assert results[0][DAY_TEAMS] == {
+        "h-1": (award_stamp(awards[1].occurred_at, "e-1"), "claims-north"),
+        "h-2": (award_stamp(awards[3].occurred_at, "e-5"), "claims-east"),
+    }
+    # Each period containing the day (day, week, month, quarter) holds the same.
+    assert len(results[0]) == 4
+    assert {frozenset(v.items()) for v in results[0].values()} == {
+        frozenset(results[0][DAY_TEAMS].items())
+    }
+
+
+def test_at_the_same_instant_the_greater_event_id_then_the_greater_team_wins() -> None:
+    same = [
+        award("claims-east", "10:00:00", "e-B"),
+        award("claims-north", "10:00:00", "e-a"),  # "a" > "B" byte by byte
+        award("claims-west", "10:00:00", "e-A"),
+    ]
+    for order in itertools.permutations(same):
+        assert teams_of(order)[DAY_TEAMS]["h-1"][1] == "claims-north"
+    # The same event id in two teams (reused, against the contract): the greater team.
+    reused = [award("claims-west", "10:00:00", "e-1"), award("claims-east", "10:00:00", "e-1")]
+    for order in itertools.permutations(reused):
+        assert teams_of(order)[DAY_TEAMS]["h-1"][1] == "claims-west"
+
+
+def test_merged_deltas_keep_the_latest_team_of_both() -> None:
+    early, late = award("claims-east", "09:00:00", "e-1"), award("claims-north", "12:00:00", "e-2")
+    for first, second in ((early, late), (late, early)):
+        one, other = MetricsDelta(), MetricsDelta()
+        one.add_award(first, TZ)
+        other.add_award(second, TZ)
+        one.merge_teams(other)
+        assert one.teams[DAY_TEAMS]["h-1"][1] == "claims-north"
+
+
+def test_the_payload_carries_each_handlers_team_and_stamp_with_both_hashes() -> None:
+    delta = MetricsDelta()
+    delta.add_award(award("claims-east", "10:00:00", "e-1"), TZ)
+    delta.add_award(award("claims-north", "09:00:00", "e-2"), TZ)
+    payload = orjson.loads(delta_payload(delta))
+    stamp = award_stamp(instant("2026-11-24T10:00:00+08:00"), "e-1")
+    assert [*DAY_TEAMS, "h-1", stamp, "claims-east"] in payload["teams"]
+    assert len(payload["teams"]) == 4
+    assert not payload["hset"]
+    assert set(DAY_TEAMS) <= set(written_keys(delta))

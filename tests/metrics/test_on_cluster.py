@@ -29,6 +29,7 @@ from metrics.snapshot import read_snapshot
 from store.sink import SqlSink
 from tests.events.factory import SHANGHAI
 from tests.metrics.test_reconcile import METRICS_GROUP, NOW, TOPIC, batches, check, feed, stream
+from tests.metrics.test_sink import reworked
 
 TODAY = date(2026, 11, 26)
 
@@ -209,6 +210,55 @@ def test_a_batch_during_a_slot_move_is_refused_whole_then_applied(
         assert everything_read(on_cluster(cluster_client)) == everything_read(redis_client)
     finally:
         # Give the slot back, so the session's cluster keeps its layout.
+        if not finished:
+            _finish_move(everyone, source, target, slot)
+        _move_slot(everyone, target, source, slot, only=[])
+        _finish_move(everyone, target, source, slot)
+        for node in everyone:
+            node.close()
+
+
+def test_a_batch_whose_team_stamps_have_moved_is_refused_whole(
+    valkey_cluster: EmbeddedCluster, cluster_client: redis.RedisCluster, redis_client: redis.Redis
+) -> None:
+    # The stamps beside a period's handler -> team hash are read and written by
+    # the batch script: declared too, so a batch whose stamps hash alone has
+    # moved to the new primary is refused, not applied against no stamps.
+    cluster, reference = sink_on(on_cluster(cluster_client)), sink_on(redis_client)
+    earlier = reworked("C-1", "claims-north", "12:00:00", "e-1")
+    latest = reworked("C-2", "claims-east", "12:30:00", "e-2")
+    # Both cases stored, and C-1's rework: every key the batch (C-2's rework,
+    # in the same hour) reads or writes exists on the old primary but the
+    # stamps hash, which alone has moved.
+    stored = [*earlier, *latest[:2]]
+    for sink in (cluster, reference):
+        sink.apply([RawRecord(TOPIC, 0, i, value) for i, value in enumerate(stored)])
+    batch = [RawRecord(TOPIC, 0, len(stored), latest[2])]
+    stamps = keys.leaderboard_team_stamps("day", "2026-11-24")
+    assert cluster_client.exists(stamps)
+    slot = cluster_client.keyslot(stamps)
+    nodes = {n.port: redis.Redis(host="127.0.0.1", port=n.port) for n in valkey_cluster.nodes}
+    owner = cluster_client.get_node_from_key(stamps).port
+    source = nodes[owner]
+    target = next(node for port, node in nodes.items() if port != owner)
+    everyone = list(nodes.values())
+    finished = False
+    try:
+        _move_slot(everyone, source, target, slot, only=[stamps.encode()])
+        left = source.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1_000_000)
+        before = {name: source.dump(name) for name in left}
+        with pytest.raises(SinkUnavailable):
+            cluster.apply(batch)
+        assert {name: source.dump(name) for name in left} == before
+        _finish_move(everyone, source, target, slot)
+        finished = True
+        cluster.apply(batch)
+        reference.apply(batch)
+        teams = keys.leaderboard_teams("day", "2026-11-24")
+        assert cluster_client.hgetall(teams) == {b"h-1": b"claims-east"}
+        for name in (teams, stamps):
+            assert cluster_client.hgetall(name) == redis_client.hgetall(name)
+    finally:
         if not finished:
             _finish_move(everyone, source, target, slot)
         _move_slot(everyone, target, source, slot, only=[])

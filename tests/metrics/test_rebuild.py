@@ -4,6 +4,7 @@ and real SQLite and PostgreSQL databases."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from complaintops import cli
 from complaintops.embedded import find_free_port
 from consumers.sink import SinkNotReady
+from events import contract as c
 from events.batch import RawRecord, decode_all, run_batch
 from events.machine import Outcome
 from events.scoring import DEFAULT_RULES
@@ -23,7 +25,7 @@ from metrics.reconcile import Status, reconcile
 from metrics.sink import RedisSink
 from metrics.snapshot import Hash, read_snapshot
 from store.sink import SqlSink
-from tests.events.factory import SHANGHAI
+from tests.events.factory import SHANGHAI, CaseScript, encode
 from tests.metrics.test_reconcile import (
     METRICS_GROUP,
     NOW,
@@ -245,3 +247,63 @@ def invalid_records_by_the_core(
     for result in batch.results:
         if result.outcome is Outcome.INVALID:
             yield result.record, result.reason or "invalid"
+
+
+# -- a handler moved between teams within a period --------------------------------------
+
+
+def reworked(case_id: str, handler: str, team: str, at: str) -> list[bytes]:
+    """A case of ``handler`` in ``team`` whose rework at ``at`` (on 24 November)
+    costs the handler points."""
+    s = CaseScript(case_id)
+    return [
+        encode(e)
+        for e in (
+            s.opened("2026-11-24T08:00:00+08:00", team_id=team, handler_id=handler),
+            s.next(c.STAGE_CHANGED, "2026-11-24T08:30:00+08:00", to_stage="investigation"),
+            s.next(c.STAGE_CHANGED, f"2026-11-24T{at}+08:00", to_stage="intake"),
+        )
+    ]
+
+
+MOVED = {
+    "A-7": reworked("A-7", "h-7", "claims-east", "11:00:00"),  # h-7's latest
+    "Z-7": reworked("Z-7", "h-7", "claims-north", "10:00:00"),
+    "B-8": reworked("B-8", "h-8", "claims-east", "10:00:00"),
+    "Y-8": reworked("Y-8", "h-8", "claims-north", "11:00:00"),  # h-8's latest
+}
+
+
+def teams_hashes(redis_client: redis.Redis) -> dict[bytes, dict[Any, Any]]:
+    """Every period's handler -> team hash and its stamps."""
+    names = sorted(redis_client.scan_iter(match=keys.MODEL + "lb:*:teams*"))
+    return {name: redis_client.hgetall(name) for name in names}
+
+
+# The rebuild replays case by case (A-7, B-8, Y-8, Z-7); in each arrival order
+# one handler's cases arrive otherwise.
+@pytest.mark.parametrize(
+    "arrival", [("Z-7", "A-7", "B-8", "Y-8"), ("A-7", "Z-7", "Y-8", "B-8")], ids=["h-7", "h-8"]
+)
+def test_a_handler_moved_between_teams_has_one_team_live_and_rebuilt(
+    arrival: tuple[str, ...],
+    redis_client: redis.Redis,
+    engine: Engine,
+    metrics_sink: RedisSink,
+    store_sink: SqlSink,
+) -> None:
+    values = [value for case_id in arrival for value in MOVED[case_id]]
+    feed(
+        [RawRecord(TOPIC, 0, i, value) for i, value in enumerate(values)], store_sink, metrics_sink
+    )
+    live = teams_hashes(redis_client)
+    assert live[keys.leaderboard_teams("week", "2026-W48").encode()] == {
+        b"h-7": b"claims-east",
+        b"h-8": b"claims-north",
+    }
+    assert len(live) == 8  # teams and stamps of the day, week, month and quarter
+    assert drift(redis_client, engine) == []
+    for chunk in (5000, 1):  # each case in its own chunk of writes too
+        run_rebuild(redis_client, engine, chunk=chunk)
+        assert teams_hashes(redis_client) == live
+        assert drift(redis_client, engine) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import redis
 
@@ -9,6 +11,7 @@ from consumers.sink import SinkNotReady, SinkUnavailable
 from events import contract as c
 from events.batch import RawRecord
 from metrics import keys
+from metrics.delta import award_stamp
 from metrics.query import MetricsQuery
 from metrics.sink import RedisSink
 from tests.events.factory import SHANGHAI, CaseScript, encode, instant
@@ -241,3 +244,89 @@ def test_clearing_letters_another_owner_already_cleared_keeps_the_newer_ones(
     old.clear_dead_letters(read_by_old)
 
     assert [(r.partition, r.offset) for r, _ in new.pending_dead_letters([0])] == [(0, 1)]
+
+
+# -- a handler's team in a leaderboard period --------------------------------------------
+
+DAY_TEAMS = keys.leaderboard_teams("day", "2026-11-24")
+DAY_STAMPS = keys.leaderboard_team_stamps("day", "2026-11-24")
+
+
+def reworked(case_id: str, team: str, at: str, event_id: str) -> list[bytes]:
+    """A case of handler h-1 in ``team`` whose rework at ``at`` (event ``event_id``)
+    costs the handler points."""
+    s = CaseScript(case_id)
+    return [
+        encode(e)
+        for e in (
+            s.opened("2026-11-24T08:00:00+08:00", team_id=team, handler_id="h-1"),
+            s.next(c.STAGE_CHANGED, "2026-11-24T08:30:00+08:00", to_stage="investigation"),
+            s.next(c.STAGE_CHANGED, f"2026-11-24T{at}+08:00", to_stage="intake", event_id=event_id),
+        )
+    ]
+
+
+def teams_after(redis_client: redis.Redis, cases: list[list[bytes]]) -> tuple[dict, dict]:
+    """The day's teams and stamps after feeding ``cases`` in this order, one
+    record per batch, into an emptied read model."""
+    redis_client.flushall()
+    sink = RedisSink(redis_client, "complaintops-metrics", SHANGHAI, clock=lambda: NOW)
+    sink.prepare(group_has_committed=False)
+    values = [value for case in cases for value in case]
+    for i, value in enumerate(values):
+        sink.apply(records([value], start=i))
+    return redis_client.hgetall(DAY_TEAMS), redis_client.hgetall(DAY_STAMPS)
+
+
+def test_a_handlers_team_is_that_of_the_latest_award_in_any_arrival_order(
+    redis_client: redis.Redis,
+) -> None:
+    cases = [
+        reworked("C-1", "claims-north", "12:00:00", "e-late"),
+        reworked("C-2", "claims-east", "10:00:00", "e-early"),
+        reworked("C-3", "claims-west", "11:59:59.999999", "e-just-before"),
+    ]
+    seen = {
+        str(teams_after(redis_client, [cases[i] for i in order]))
+        for order in itertools.permutations(range(3))
+    }
+    teams, stamps = teams_after(redis_client, cases)
+    assert seen == {str((teams, stamps))}
+    assert teams == {b"h-1": b"claims-north"}
+    assert stamps == {b"h-1": award_stamp(instant("2026-11-24T12:00:00+08:00"), "e-late").encode()}
+
+
+def test_at_the_same_instant_event_ids_compare_byte_by_byte(redis_client: redis.Redis) -> None:
+    # Byte by byte "e-a" > "e-B" and "e-é" > "e-z", whatever the server's locale collates.
+    for winner, loser in (("e-a", "e-B"), ("e-é", "e-z"), ("e-10", "e-1")):
+        for order in ((0, 1), (1, 0)):
+            cases = [
+                reworked("C-1", "claims-north", "12:00:00", winner),
+                reworked("C-2", "claims-east", "12:00:00", loser),
+            ]
+            teams, _ = teams_after(redis_client, [cases[i] for i in order])
+            assert teams == {b"h-1": b"claims-north"}, (winner, loser, order)
+
+
+def test_the_same_stamp_in_two_teams_keeps_the_greater_team(redis_client: redis.Redis) -> None:
+    # An event id reused by two cases (against the contract) at the same instant.
+    for order in ((0, 1), (1, 0)):
+        cases = [
+            reworked("C-1", "claims-east", "12:00:00", "e-1"),
+            reworked("C-2", "claims-west", "12:00:00", "e-1"),
+        ]
+        teams, _ = teams_after(redis_client, [cases[i] for i in order])
+        assert teams == {b"h-1": b"claims-west"}
+
+
+def test_a_team_without_a_stamp_is_replaced_by_the_next_award(
+    sink: RedisSink, redis_client: redis.Redis
+) -> None:
+    # As written before the stamps were kept: a team and no stamp.
+    redis_client.hset(DAY_TEAMS, "h-1", "claims-south")
+    sink.apply(records(reworked("C-1", "claims-east", "10:00:00", "e-1")))
+    assert redis_client.hgetall(DAY_TEAMS) == {b"h-1": b"claims-east"}
+    assert (
+        redis_client.hget(DAY_STAMPS, "h-1")
+        == award_stamp(instant("2026-11-24T10:00:00+08:00"), "e-1").encode()
+    )
