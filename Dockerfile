@@ -23,9 +23,16 @@ WORKDIR /src
 COPY requirements.lock ./
 RUN pip install --no-deps -r requirements.lock
 
+# The compiled batch kernel (metrics/kernel/_compiled.pyx) needs a C compiler
+# to build; only this stage has one. The import proves it was built.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+
 COPY . .
 RUN pip install --no-deps . \
-    && pip check
+    && pip check \
+    && cd / && python -c "import metrics.kernel._compiled"
 
 # -- runtime: the environment only, run by an unprivileged user -----------------------
 FROM ${PYTHON_IMAGE} AS runtime

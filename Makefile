@@ -5,16 +5,24 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The compiled batch kernel, rebuilt when its source changes.
+KERNEL_STAMP := $(VENV)/.kernel-stamp
 
 .PHONY: venv demo test test-fast lint security bench faults soak clean
 
-$(STAMP): pyproject.toml
+# The runtime dependencies at the versions requirements.lock pins (the image's),
+# so that tests run what production runs; the tools of [dev] float.
+$(STAMP): pyproject.toml setup.py requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
-	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]' -c requirements.lock
+	touch $(STAMP) $(KERNEL_STAMP)
 
-venv: $(STAMP)
+$(KERNEL_STAMP): $(STAMP) metrics/kernel/_compiled.pyx
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(KERNEL_STAMP)
+
+venv: $(STAMP) $(KERNEL_STAMP)
 
 demo: venv
 	$(BIN)/complaintops demo
@@ -46,4 +54,5 @@ soak: venv
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(VENV) .complaintops .pytest_cache .mypy_cache .ruff_cache tests/artifacts
+	rm -rf $(VENV) .complaintops .pytest_cache .mypy_cache .ruff_cache tests/artifacts build
+	rm -f metrics/kernel/_compiled.c metrics/kernel/_compiled.*.so

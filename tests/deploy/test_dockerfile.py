@@ -231,3 +231,17 @@ def test_every_top_level_package_is_installed_by_the_project() -> None:
         f"pyproject.toml [tool.setuptools.packages.find] include leaves out {left_out}: "
         "the image would lack them"
     )
+
+
+def test_the_build_stage_compiles_the_batch_kernel_and_the_runtime_has_no_compiler(
+    stages: list[Stage],
+) -> None:
+    build, runtime = stages[0], stages[-1]
+    order = [i.argument for i in build.instructions]
+    (compiler,) = [run for run in build.all("RUN") if "install" in run and " gcc " in f"{run} "]
+    (project,) = [run for run in build.all("RUN") if re.search(r"pip install --no-deps \.", run)]
+    assert order.index(compiler) < order.index(project)
+    assert "import metrics.kernel._compiled" in project
+    assert not [run for run in runtime.all("RUN") if "gcc" in run]
+    ignored = DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+    assert "**/*.so" in ignored and "metrics/kernel/_compiled.c" in ignored
