@@ -7,7 +7,9 @@ Checks: the settings and every rule file; Kafka (reachable, the case-event
 and dead-letter topics exist, their partition counts); Redis (PING, the
 read model's build marker, an eviction policy that would lose keys); the
 database (reachable, migrated to the code's newest revision); SMTP (the
-alert mail server accepts a connection and, if configured, the login).
+alert mail server accepts a connection and, if configured, the login);
+the compiled batch kernel of the metrics consumer (built, or the consumer
+runs the reference kernel, several times slower).
 """
 
 from __future__ import annotations
@@ -480,6 +482,22 @@ def check_smtp(settings: Settings, timeout: float) -> list[Finding]:
 Check = Callable[[Settings, float], list[Finding]]
 
 
+def check_kernel(settings: Settings, timeout: float) -> list[Finding]:
+    """Whether the metrics consumer's compiled batch kernel is built."""
+    from metrics.kernel import COMPILED_MODULE, compiled_available
+
+    if compiled_available():
+        return [ok("kernel", f"compiled batch kernel {COMPILED_MODULE} built")]
+    return [
+        warn(
+            "kernel",
+            f"compiled batch kernel {COMPILED_MODULE} not built: the metrics consumer "
+            "runs the reference kernel, several times slower",
+            "reinstall the package where a C compiler is present (make venv)",
+        )
+    ]
+
+
 def _check_configuration(settings: Settings, timeout: float) -> list[Finding]:
     return check_configuration(settings)
 
@@ -490,6 +508,7 @@ CHECKS: Final[tuple[tuple[str, Check], ...]] = (
     ("redis", check_redis),
     ("database", check_database),
     ("smtp", check_smtp),
+    ("kernel", check_kernel),
 )
 
 

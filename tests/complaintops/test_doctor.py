@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def test_a_healthy_installation_has_no_failure(healthy_settings: Settings) -> No
 
     assert Status.FAIL not in statuses(findings), text(findings)
     assert exit_code(findings) == 0
-    for check in ("config", "kafka", "redis", "database", "smtp"):
+    for check in ("config", "kafka", "redis", "database", "smtp", "kernel"):
         assert Status.OK in statuses(by_check(findings, check)), check
     lines = text(findings)
     topic = healthy_settings.topic
@@ -93,6 +94,7 @@ def test_a_healthy_installation_has_no_failure(healthy_settings: Settings) -> No
     assert "OK    database: schema at the newest revision" in lines
     assert f"OK    smtp: 127.0.0.1:{healthy_settings.smtp_port} (none) accepts connections" in lines
     assert "OK    config: alerts: 7 of 7 rules enabled" in lines
+    assert "OK    kernel: compiled batch kernel metrics.kernel._compiled built" in lines
 
 
 def test_the_command_prints_one_line_per_finding_and_exits_0(
@@ -324,3 +326,17 @@ def test_on_a_cluster_the_eviction_policy_is_read_from_the_read_models_primary(
 
     (eviction,) = [f for f in findings if "maxmemory-policy" in f.message]
     assert eviction.status is Status.WARN and "allkeys-lru" in eviction.message
+
+
+def test_a_missing_compiled_kernel_is_a_warning_with_advice(
+    healthy_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As where the package was installed without a C compiler.
+    monkeypatch.setitem(sys.modules, "metrics.kernel._compiled", None)
+
+    findings = run_checks(healthy_settings, TIMEOUT, only=["kernel"])
+
+    (finding,) = findings
+    assert finding.status is Status.WARN
+    assert "runs the reference kernel" in finding.message
+    assert "C compiler" in finding.advice
