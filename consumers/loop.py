@@ -169,15 +169,19 @@ class ConsumerLoop:
         polled = consumer.poll(
             timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
         )
-        records = [
-            RawRecord(tp.topic, tp.partition, msg.offset, msg.value, msg.key)
-            for tp, messages in sorted(polled.items(), key=lambda item: item[0].partition)
-            for msg in messages
-        ]
         if self.needs_seek:
             # A rebalance happened inside poll: these records may start past
             # the stored position. Drop them; the next step seeks first.
             return None
+        records: list[RawRecord] = []
+        # The next offset to commit per partition (a partition's records come in offset order).
+        ends: dict[TopicPartition, int] = {}
+        for tp, messages in sorted(polled.items(), key=lambda item: item[0].partition):
+            if not messages:
+                continue
+            topic, partition = tp.topic, tp.partition
+            records += [RawRecord(topic, partition, m.offset, m.value, m.key) for m in messages]
+            ends[tp] = messages[-1].offset + 1
         if not records:
             self.sensor.on_idle(self.config.group, self.lag(consumer))
             return None
@@ -186,7 +190,7 @@ class ConsumerLoop:
         if summary is None:
             return None
         self._dead_letter(consumer, summary)
-        self._commit(consumer, records)
+        self._commit(consumer, ends)
         self.sensor.on_batch(
             self.config.group, summary, time.perf_counter() - started, self.lag(consumer)
         )
@@ -299,19 +303,16 @@ class ConsumerLoop:
                     return
                 delay = min(delay * 2, self.config.retry_max)
 
-    def _commit(self, consumer: KafkaConsumer, records: list[RawRecord]) -> None:
-        """Commit the batch's offsets to Kafka without waiting for the answer.
+    def _commit(self, consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> None:
+        """Commit the batch's offsets (``ends``: the next offset per partition)
+        to Kafka without waiting for the answer.
 
         The sink already stored the effects with their offsets: those are the
         truth the loop seeks to, and the group's committed offsets only follow
         them (for lag monitoring and tools). So the commit need not hold up the
         next batch; the answer is handled inside a later poll.
         """
-        highest: dict[TopicPartition, int] = {}
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            highest[tp] = max(highest.get(tp, -1), record.offset)
-        offsets = {tp: OffsetAndMetadata(offset + 1, "", -1) for tp, offset in highest.items()}
+        offsets = {tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()}
         self.last_commit.update(offsets)
         try:
             consumer.commit_async(offsets=offsets, callback=self._committed)
