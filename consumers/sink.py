@@ -43,11 +43,15 @@ class Sink(Protocol):
         ...
 
     def apply(self, records: Sequence[RawRecord]) -> BatchSummary:
-        """Store the batch's effects and offsets in one atomic step.
+        """Store the batch's effects and offsets; return once all are stored.
 
+        Effects are stored atomically with their offsets: the whole batch in
+        one step, or consecutive parts of it in as many steps, in order.
         Records at or below a partition's stored offset are skipped. Raises
-        SinkUnavailable when the store cannot be reached (nothing stored) and
-        SinkNotReady when it must not be written to.
+        SinkUnavailable when the store cannot be reached and SinkNotReady
+        when it must not be written to: then nothing, or only the parts
+        before the failure, were stored (their records are skipped when
+        they come again).
         """
         ...
 

@@ -1,39 +1,57 @@
 """The Redis read model's sink (consumer group ``complaintops-metrics``).
 
-Each batch is one optimistic compare-and-set: the partitions' stored
-offsets, the build marker and the cases' states are read in one round trip,
-the pure core runs, and one Lua script (metrics/lua/apply_batch.lua) checks
-that the offsets are still those read and the marker still there, then
-writes every effect and the new offsets atomically. The writes travel as
-one aggregated JSON argument, so the cost does not grow with the number of
-Redis commands. A redelivered record sits at or below its partition's
+Each batch is stored by optimistic compare-and-set: the partitions' stored
+offsets, the build marker and the cases' states are read, the batch kernel
+(``metrics.kernel``) runs, and a Lua script (metrics/lua/apply_batch.lua)
+checks that the offsets are still those read and the marker still there,
+then writes every effect and the new offsets atomically. The writes travel
+as one aggregated JSON argument, so the cost does not grow with the number
+of Redis commands. A redelivered record sits at or below its partition's
 stored offset and is skipped, so no effect is counted twice; a writer that
 lost its partitions in a rebalance finds the offsets moved and recomputes
 instead of overwriting.
+
+A large batch is computed and stored in chunks, so that Redis works while
+the kernel computes. The marker, the offsets and the states of the first
+chunk's cases are read first; the states of each later chunk's new cases
+(cases no earlier chunk has) are read by commands sent at once behind that
+read, on one connection (``metrics.pipeline``); each chunk's script call is
+sent as soon as the chunk is computed, and its answer read later, while the
+next chunk is computed. Redis runs one connection's commands in the order
+they were sent, so every read runs before any chunk's write, and it reads
+cases no earlier chunk writes. Each chunk is its own atomic compare-and-set
+that expects the offsets the chunk before it writes, so the chunks are
+stored in order: once one is refused (MOVED) or fails, none after it can be
+stored over other records than its own. ``apply`` returns only once every
+chunk is stored. A crash, a lost connection or a refusal in the middle
+leaves the chunks before it stored with their offsets (and dead letters),
+like smaller batches; their records are skipped when they come again.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import orjson
 import redis
 from redis.exceptions import RedisClusterException
 
-from consumers.sink import BatchSummary, SinkNotReady, SinkUnavailable, is_fresh
-from events.batch import Decoded, RawRecord, case_ids, decode_all, run_batch
-from events.machine import Outcome
+from consumers.sink import BatchSummary, SinkNotReady, SinkUnavailable
+from events.batch import RawRecord
 from events.scoring import DEFAULT_RULES, RuleSource
 from metrics import keys
-from metrics.codec import decode_state
-from metrics.delta import MetricsDelta
-from metrics.writer import delta_payload, written_keys
+from metrics.kernel import load_kernel
+from metrics.kernel.api import BatchKernel, Decoded, KernelOutput, State, case_ids
+from metrics.pipeline import Pipe
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +72,119 @@ end
 redis.call('LTRIM', KEYS[1], #ARGV, -1)
 return 1
 """
+# A case's state key is this and the case id (metrics.keys.case, without str.format).
+_CASE: Final = keys.template_prefix(keys.CASE)
+assert keys.case("x") == _CASE + "x"
 REBUILD_ADVICE = "the Redis read model has no build marker (data lost?): run `complaintops rebuild`"
+
+# A batch is stored in this many chunks (see the module's docstring), each
+# of at least MIN_CHUNK_RECORDS records: few enough that the writes every
+# chunk repeats (the shared counters and indexes) stay few; enough that the
+# first read and the last chunk's script, which nothing overlaps, are short.
+# A smaller batch is one chunk, read and stored by two plain script calls.
+# (Measured in process with the compiled kernel, batches of 2,000 and 500
+# records: 4 chunks took the Redis wait left on the calling thread from
+# 11-14 to 4-6 us an event; more chunks cost Redis more than they saved.)
+DEFAULT_CHUNKS: Final = 4
+MIN_CHUNK_RECORDS: Final = 100
+
+
+@dataclass(slots=True)
+class SinkTimings:
+    """Cumulative counts of the sink's batches, for benchmarks and diagnosis."""
+
+    batches: int = 0
+    chunks: int = 0
+    # Seconds the calling thread spent waiting on Redis: for the states it
+    # needed (the first read, and the later cases' if not there yet), and for
+    # the chunks' stores still running once every chunk was computed.
+    read_wait: float = 0.0
+    store_wait: float = 0.0
+    # Attempts that found the offsets moved (another writer) and recomputed.
+    races: int = 0
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """One chunk of an attempt: its records' place in the attempt, what they did."""
+
+    start: int
+    end: int
+    summary: BatchSummary
+    offsets: list[int]  # the partitions' offsets once it is stored (-1: none)
+
+
+_NOTHING: Final = b"OK"  # the answer of a chunk with nothing to store
+
+
+class _Stores:
+    """The chunks of one attempt and the answers of their script calls.
+
+    A chunk's answer is known at once (nothing to store, or stored on the
+    calling thread) or comes with its ticket on the pipe. Each chunk expects
+    the offsets the chunk before it writes, so a chunk refused (MOVED) stops
+    the attempt: the chunks not computed yet are not sent. The answers of
+    those already sent are still read: one of them stored if, meanwhile,
+    another writer stored exactly the records before it (the offsets say
+    which records a partition's state holds, whoever stored them). A lost
+    connection loses the answers not read yet: the attempt fails.
+    """
+
+    def __init__(self, pipe: Pipe | None, timings: SinkTimings) -> None:
+        self.pipe = pipe
+        self.timings = timings
+        self.chunks: list[tuple[_Chunk, int | None, Any]] = []
+        self.stored: list[_Chunk] = []
+        self.refused: list[_Chunk] = []
+        self.not_ready = False
+        self.error: BaseException | None = None
+        self._next = 0
+
+    @property
+    def stopped(self) -> bool:
+        """True once a chunk was not stored: compute no more."""
+        return bool(self.refused) or self.not_ready or self.error is not None
+
+    def add(self, chunk: _Chunk, ticket: int | None, answer: Any = _NOTHING) -> None:
+        self.chunks.append((chunk, ticket, answer))
+
+    def collect(self, wait: bool) -> None:
+        """Take the answers that have arrived (``wait``: every answer)."""
+        started = time.perf_counter()
+        while self._next < len(self.chunks):
+            chunk, ticket, answer = self.chunks[self._next]
+            if ticket is not None:
+                assert self.pipe is not None
+                try:
+                    if not wait and not self.pipe.ready(ticket):
+                        break
+                    answer = self.pipe.reply(ticket)
+                except redis.ResponseError as exc:
+                    # Refused before it wrote (OOM, a redirection, ...); the
+                    # connection is fine, the answers after it still come.
+                    self.error = self.error or exc
+                    self._next += 1
+                    continue
+                except Exception as exc:
+                    self.error = self.error or exc
+                    self._next = len(self.chunks)  # the rest is lost
+                    break
+            self._next += 1
+            self._take(chunk, _text(answer))
+        if wait:
+            self.timings.store_wait += time.perf_counter() - started
+
+    def _take(self, chunk: _Chunk, answer: str) -> None:
+        if answer == "OK":
+            self.stored.append(chunk)
+        elif answer == "MOVED":
+            self.refused.append(chunk)
+        elif answer == "NOTREADY":
+            self.not_ready = True
+        else:  # pragma: no cover - the script answers nothing else
+            self.error = self.error or RuntimeError(
+                f"unexpected answer of the apply script: {answer!r}"
+            )
 
 
 class RedisSink:
@@ -68,6 +198,8 @@ class RedisSink:
         rules: RuleSource = DEFAULT_RULES,
         clock: Callable[[], float] = time.time,
         dead_letter_outbox: bool = False,
+        kernel: BatchKernel | None = None,
+        chunk_records: int | None = None,
     ) -> None:
         self.client = client
         self.group = group
@@ -77,9 +209,16 @@ class RedisSink:
         # Keep each batch's dead letters with its effects until the broker
         # confirmed them (see pending_dead_letters).
         self.dead_letter_outbox = dead_letter_outbox
+        self.kernel = kernel if kernel is not None else load_kernel(tz, rules)
+        # Records per chunk; None: DEFAULT_CHUNKS chunks a batch (see above).
+        self.chunk_records = chunk_records
+        self.timings = SinkTimings()
         self._read_script = client.register_script(READ_SCRIPT)
         self._apply_script = client.register_script(APPLY_SCRIPT)
         self._trim_script = client.register_script(TRIM_SCRIPT)
+        # What chunks stored by a batch that then failed did: reported with
+        # the next batch that succeeds (their records will not come again).
+        self._carried: BatchSummary | None = None
 
     # -- positions and readiness --------------------------------------------------
 
@@ -131,103 +270,219 @@ class RedisSink:
     def apply(self, records: Sequence[RawRecord]) -> BatchSummary:
         if not records:
             return BatchSummary()
+        self.timings.batches += 1
         partitions = sorted({(r.topic, r.partition) for r in records})
-        offset_keys = [keys.offset(self.group, t, p) for t, p in partitions]
         # Form checks need no state: do them once, outside the retry loop.
-        decoded = decode_all(records)
+        decoded = self.kernel.decode_all(records)
+        # What the chunks stored so far did.
+        done = BatchSummary()
         try:
             while True:
-                summary = self._attempt(decoded, partitions, offset_keys)
-                if summary is not None:
-                    return summary
+                rest = self._attempt(decoded, partitions, done)
+                if rest is None:
+                    return self._with_carried(done)
+                self.timings.races += 1
                 log.info("metrics batch raced another writer; recomputing")
+                decoded = rest
         except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._carry(done)
             raise SinkUnavailable(f"Redis: {exc}") from exc
         except redis.ResponseError as exc:
             # e.g. LOADING while Redis replays its data, or OOM: retry later.
+            self._carry(done)
             raise SinkUnavailable(f"Redis refused: {exc}") from exc
         except (redis.RedisError, RedisClusterException) as exc:
             # Redis Cluster: a slot in migration (TRYAGAIN until the client
-            # gives up), a failover, a node down. Nothing was written: retry.
+            # gives up), a failover, a node down. Nothing of the failed chunk
+            # was written: retry.
+            self._carry(done)
             raise SinkUnavailable(f"Redis Cluster: {exc!r}") from exc
+        except BaseException:
+            self._carry(done)
+            raise
 
     def _attempt(
         self,
-        decoded_all: Sequence[Decoded],
+        decoded: Sequence[Decoded],
         partitions: list[tuple[str, int]],
-        offset_keys: list[str],
-    ) -> BatchSummary | None:
-        """One read round trip, the pure core, one atomic script call.
+        done: BatchSummary,
+    ) -> list[Decoded] | None:
+        """Read, compute and store ``decoded`` chunk by chunk; add what the
+        stored chunks did to ``done``.
 
-        Returns None when another writer moved the offsets meanwhile.
+        Returns None when every chunk is stored, or the records to recompute
+        (from the first chunk refused because another writer moved the
+        offsets meanwhile).
         """
         self.rules.refresh()
-        ids = case_ids(decoded_all)
+        now = self.clock()
+        kernel = self.kernel
+        offset_keys = [keys.offset(self.group, t, p) for t, p in partitions]
+        size = len(decoded)
+        if self.chunk_records is not None:
+            count = -(-size // max(1, self.chunk_records))
+        else:
+            count = max(1, min(DEFAULT_CHUNKS, size // MIN_CHUNK_RECORDS))
+        bounds = [size * i // count for i in range(count + 1)]
+        # Each chunk's cases, and those it reads: the ones no earlier chunk has.
+        chunk_ids = [case_ids(decoded[bounds[i] : bounds[i + 1]]) for i in range(count)]
+        new_ids: list[list[str]] = []
+        seen: set[str] = set()
+        for ids in chunk_ids:
+            new_ids.append([i for i in ids if i not in seen])
+            seen.update(ids)
+        first_ids = new_ids[0]
+
+        # The first read: marker, offsets and the first chunk's cases.
+        started = time.perf_counter()
         built, values = self._read_script(
-            keys=[keys.META, *offset_keys, *(keys.case(i) for i in ids)]
+            keys=[keys.META, *offset_keys, *[_CASE + i for i in first_ids]]
         )
-        stored_values = values[: len(offset_keys)]
-        raw_states = values[len(offset_keys) :]
+        self.timings.read_wait += time.perf_counter() - started
         if not built:
             raise SinkNotReady(REBUILD_ADVICE)
-        stored: dict[str, dict[int, int]] = {}
-        for (topic, partition), value in zip(partitions, stored_values, strict=True):
-            if value is not None:
-                stored.setdefault(topic, {})[partition] = int(value)
-        decoded = [d for d in decoded_all if is_fresh(d[0], stored)]
-        skipped = len(decoded_all) - len(decoded)
-        states = {
-            cid: decode_state(cid, raw) if raw is not None else None
-            for cid, raw in zip(ids, raw_states, strict=True)
-        }
-        batch = run_batch(decoded, states, self.tz, self.rules)
-        delta = MetricsDelta()
-        delta.add_batch(batch, self.tz, self.clock())
-        if self.dead_letter_outbox:
-            for r in batch.results:
-                if r.outcome is Outcome.INVALID:
-                    outbox = keys.dead_letter_outbox(self.group, r.record.partition)
-                    delta.rpush.setdefault(outbox, []).append(
-                        outbox_entry(r.record, r.reason or "invalid")
-                    )
-
-        new_offsets = [int(v) if v is not None else None for v in stored_values]
+        stored_values = values[: len(offset_keys)]
+        raw_states: dict[str, bytes | None] = dict(
+            zip(first_ids, values[len(offset_keys) :], strict=True)
+        )
+        # Per partition (in the order of ``partitions``): the stored offset, and
+        # the one stored once the chunks so far are (-1: none).
+        floor = [int(v) if v is not None else -1 for v in stored_values]
         position = {tp: i for i, tp in enumerate(partitions)}
-        for record, _, _ in decoded:
-            i = position[(record.topic, record.partition)]
-            current = new_offsets[i]
-            new_offsets[i] = record.offset if current is None else max(current, record.offset)
-        expected = [_text(v) if v is not None else False for v in stored_values]
-        result = self._apply_script(
-            keys=[keys.META, *offset_keys, *written_keys(delta)],
-            args=[
-                orjson.dumps(expected),
-                orjson.dumps([str(o) if o is not None else False for o in new_offsets]),
-                delta_payload(delta),
-                len(offset_keys),
-            ],
-        )
-        outcome = _text(result)
-        if outcome == "MOVED":
-            return None
-        if outcome == "NOTREADY":
-            raise SinkNotReady(REBUILD_ADVICE)
+        offsets = floor
+        expected = orjson.dumps([_text(v) if v is not None else False for v in stored_values])
 
-        summary = BatchSummary(
-            applied=batch.count(Outcome.APPLIED),
-            duplicates=batch.count(Outcome.DUPLICATE),
-            gaps=batch.gaps,
-            skipped=skipped,
-            invalid=[
-                (r.record, r.reason or "invalid")
-                for r in batch.results
-                if r.outcome is Outcome.INVALID
-            ],
-        )
-        summary.offsets = {
-            p: o for (_, p), o in zip(partitions, new_offsets, strict=True) if o is not None
+        pipe = Pipe(self.client) if count > 1 else None
+        stores = _Stores(pipe, self.timings)
+        try:
+            # The later chunks' reads, sent before any chunk's write: each reads
+            # cases no earlier chunk touches, so no earlier write changes them.
+            reads: deque[tuple[int, list[str], int]] = deque()
+            for index in range(1, count):
+                if new_ids[index]:
+                    assert pipe is not None
+                    read_keys = [keys.META, *[_CASE + i for i in new_ids[index]]]
+                    ticket = pipe.send("EVAL", READ_SCRIPT, len(read_keys), *read_keys)
+                    reads.append((index, new_ids[index], ticket))
+            known: dict[str, State | None] = {}
+            for index in range(count):
+                stores.collect(wait=False)
+                if stores.stopped:
+                    break
+                first, last = bounds[index], bounds[index + 1]
+                fresh: list[Decoded] = []
+                keep = fresh.append
+                new_offsets = offsets.copy()
+                for item in decoded[first:last]:
+                    record = item[0]
+                    i = position[record.topic, record.partition]
+                    offset = record.offset
+                    if offset > floor[i]:
+                        keep(item)
+                        if offset > new_offsets[i]:
+                            new_offsets[i] = offset
+                chunk = _Chunk(
+                    first, last, BatchSummary(skipped=last - first - len(fresh)), new_offsets
+                )
+                if not fresh:
+                    stores.add(chunk, None)
+                    continue
+                while reads and reads[0][0] <= index:
+                    assert pipe is not None
+                    _, ids, ticket = reads.popleft()
+                    started = time.perf_counter()
+                    _, read_values = pipe.reply(ticket)
+                    self.timings.read_wait += time.perf_counter() - started
+                    raw_states.update(zip(ids, read_values, strict=True))
+                states: dict[str, State | None] = {}
+                for case_id in chunk_ids[index] if len(fresh) == last - first else case_ids(fresh):
+                    if case_id in known:
+                        states[case_id] = known[case_id]
+                    else:
+                        raw = raw_states[case_id]
+                        state = kernel.decode_state(case_id, raw) if raw is not None else None
+                        known[case_id] = states[case_id] = state
+                out = kernel.run(fresh, states, now)
+                known.update(out.states)
+                _summarize(out, chunk.summary)
+                script_keys, args = self._store_args(out, offset_keys, expected, new_offsets)
+                if pipe is not None:
+                    stores.add(
+                        chunk,
+                        pipe.send("EVAL", APPLY_SCRIPT, len(script_keys), *script_keys, *args),
+                    )
+                else:
+                    started = time.perf_counter()
+                    answer = self._apply_script(keys=script_keys, args=args)
+                    self.timings.store_wait += time.perf_counter() - started
+                    stores.add(chunk, None, answer)
+                expected = _offsets_arg(new_offsets)
+                offsets = new_offsets
+            stores.collect(wait=True)
+        except BaseException:
+            # Learn which chunks sent so far were stored, then give up.
+            with contextlib.suppress(Exception):
+                stores.collect(wait=True)
+            raise
+        finally:
+            if pipe is not None:
+                pipe.close()
+            for chunk in stores.stored:
+                _add(done, chunk.summary)
+            self.timings.chunks += len(stores.chunks)
+        if stores.error is not None:
+            raise stores.error
+        if stores.not_ready:
+            raise SinkNotReady(REBUILD_ADVICE)
+        stored = {chunk.start for chunk in stores.stored}
+        computed = [chunk for chunk, _, _ in stores.chunks]
+        if len(stored) < len(computed) or len(computed) < count:
+            # Recompute what is not stored, from the offsets as they are now.
+            end = computed[-1].end if computed else 0
+            rest = [
+                item for c in computed if c.start not in stored for item in decoded[c.start : c.end]
+            ]
+            return rest + list(decoded[end:])
+        done.offsets = {
+            p: o for (_, p), o in zip(partitions, computed[-1].offsets, strict=True) if o >= 0
         }
-        return summary
+        return None
+
+    def _store_args(
+        self,
+        out: KernelOutput,
+        offset_keys: list[str],
+        expected: bytes,
+        new_offsets: list[int],
+    ) -> tuple[list[str], list[bytes | int]]:
+        """The keys and arguments of the apply script that stores one chunk."""
+        rpush: dict[str, list[bytes]] = {}
+        if self.dead_letter_outbox:
+            for record, reason in out.invalid:
+                outbox = keys.dead_letter_outbox(self.group, record.partition)
+                rpush.setdefault(outbox, []).append(outbox_entry(record, reason))
+        script_keys = [keys.META, *offset_keys, *out.written_keys(rpush)]
+        args: list[bytes | int] = [
+            expected,
+            _offsets_arg(new_offsets),
+            len(offset_keys),
+            out.payload(rpush),
+        ]
+        return script_keys, args
+
+    def _carry(self, done: BatchSummary) -> None:
+        if done.applied or done.duplicates or done.gaps or done.skipped or done.invalid:
+            if self._carried is None:
+                self._carried = BatchSummary()
+            _add(self._carried, done)
+
+    def _with_carried(self, summary: BatchSummary) -> BatchSummary:
+        carried, self._carried = self._carried, None
+        if carried is None:
+            return summary
+        _add(carried, summary)
+        carried.offsets = summary.offsets
+        return carried
 
     # -- dead-letter outbox ----------------------------------------------------------
 
@@ -293,3 +548,23 @@ def _from_outbox_entry(raw: bytes | str) -> tuple[RawRecord, str]:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _offsets_arg(offsets: list[int]) -> bytes:
+    """Offsets as the apply script takes them: strings, false for none."""
+    return orjson.dumps([str(o) if o >= 0 else False for o in offsets])
+
+
+def _summarize(out: KernelOutput, into: BatchSummary) -> None:
+    into.applied += out.applied
+    into.duplicates += out.duplicates
+    into.gaps += out.gaps
+    into.invalid.extend(out.invalid)
+
+
+def _add(into: BatchSummary, part: BatchSummary) -> None:
+    into.applied += part.applied
+    into.duplicates += part.duplicates
+    into.gaps += part.gaps
+    into.skipped += part.skipped
+    into.invalid.extend(part.invalid)

@@ -8,8 +8,9 @@
 -- ARGV[1]        JSON array: the stored offsets the batch was computed from
 --                (false for none), in the order of KEYS[2..n+1]
 -- ARGV[2]        JSON array: the new offsets, same order
--- ARGV[3]        JSON object: the writes (see metrics/writer.py: delta_payload)
--- ARGV[4]        n, the number of offset keys
+-- ARGV[3]        n, the number of offset keys
+-- ARGV[4]        JSON object: the writes (see metrics/writer.py: delta_payload);
+--                last, so that the caller can send it as it is, uncopied
 --
 -- Returns "OK", "NOTREADY" (no build marker) or "MOVED" (an offset changed:
 -- another consumer wrote these partitions; the caller recomputes).
@@ -22,7 +23,7 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 'NOTREADY'
 end
-local n = tonumber(ARGV[4])
+local n = tonumber(ARGV[3])
 local expected = cjson.decode(ARGV[1])
 for i = 2, n + 1 do
   local current = redis.call('GET', KEYS[i])
@@ -82,7 +83,7 @@ local function latest_teams(item, first, last)
   end
 end
 
-local w = cjson.decode(ARGV[3])
+local w = cjson.decode(ARGV[4])
 for key, members in pairs(w.zrem) do
   for i = 1, #members, 5000 do
     redis.call('ZREM', key, unpack(members, i, math.min(i + 4999, #members)))
@@ -113,9 +114,10 @@ for _, item in ipairs(w.teams) do
     latest_teams(item, first, math.min(first + 999, count))
   end
 end
+-- key, value, key, value, ...: MSET in slices (an even number of values each).
 local states = w.states
-for i = 1, #states, 2 do
-  redis.call('SET', states[i], states[i + 1])
+for i = 1, #states, 4000 do
+  redis.call('MSET', unpack(states, i, math.min(i + 3999, #states)))
 end
 for key, values in pairs(w.rpush) do
   for i = 1, #values, 5000 do

@@ -243,3 +243,64 @@ def test_dead_letters_stored_before_a_crash_are_published_after_the_restart(
     reasons = {value: headers[HEADER_REASON].decode() for value, headers in letters}
     assert reasons[b"[]"] == "event is not a JSON object"
     assert int(client.hget(keys.EVENT_COUNTERS, "invalid") or 0) == 2
+
+
+def test_large_batches_stored_in_chunks_are_committed_and_dead_lettered_once(
+    kafka_bootstrap: str,
+    valkey_url: str,
+    redis_client: redis.Redis,
+    new_topic: str,
+    new_group_id: str,
+) -> None:
+    # Batches of up to 500 records stored in chunks of 9: every record applied
+    # or dead-lettered exactly once, Kafka's commits following the stored offsets.
+    client = redis_client  # emptied
+    scripts = [CaseScript(f"C-CH{i}") for i in range(60)]
+    values = [(s.case_id, encode(s.opened())) for s in scripts]
+    values += [
+        (
+            s.case_id,
+            encode(s.next(c.STAGE_CHANGED, f"2026-11-24T{hour}:00:00+08:00", to_stage=stage)),
+        )
+        for hour, stage in (("11", "investigation"), ("12", "resolution"))
+        for s in scripts
+    ]
+    invalid = [(f"C-CH{i}", b"{broken %d" % i) for i in range(0, 60, 7)]
+    produce(kafka_bootstrap, new_topic, values + invalid)
+    sink = RedisSink(
+        redis.Redis.from_url(valkey_url),
+        new_group_id,
+        SHANGHAI,
+        dead_letter_outbox=True,
+        chunk_records=9,
+    )
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    config = LoopConfig(
+        bootstrap=kafka_bootstrap, topic=new_topic, group=new_group_id, embedded=True
+    )
+    loop = RunningLoop(
+        ConsumerLoop(config, sink, DeadLetterPublisher(producer, f"{new_topic}.dlq", new_group_id))
+    )
+    try:
+        letters = read_dead_letters(kafka_bootstrap, f"{new_topic}.dlq", len(invalid))
+        wait_for(
+            lambda: (
+                sink.stored_offsets(new_topic)
+                and sum(o + 1 for o in sink.stored_offsets(new_topic).values())
+                == len(values) + len(invalid)
+            ),
+            "every record stored",
+        )
+    finally:
+        loop.stop()
+    assert sink.timings.chunks > sink.timings.batches
+    assert int(client.hget(keys.EVENT_COUNTERS, "applied") or 0) == len(values)
+    assert int(client.hget(keys.EVENT_COUNTERS, "invalid") or 0) == len(invalid)
+    assert int(client.hget(keys.WIP, "resolution") or 0) == 60
+    assert sorted(value for value, _ in letters) == sorted(value for _, value in invalid)
+    consumer = KafkaConsumer(
+        bootstrap_servers=kafka_bootstrap, group_id=new_group_id, enable_auto_commit=False
+    )
+    for partition, offset in sink.stored_offsets(new_topic).items():
+        assert consumer.committed(TopicPartition(new_topic, partition)) == offset + 1
+    consumer.close()

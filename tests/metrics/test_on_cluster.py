@@ -265,3 +265,54 @@ def test_a_batch_whose_team_stamps_have_moved_is_refused_whole(
         _finish_move(everyone, target, source, slot)
         for node in everyone:
             node.close()
+
+
+def test_a_batch_stored_in_chunks_during_a_slot_move_stops_then_completes_on_the_new_primary(
+    valkey_cluster: EmbeddedCluster, cluster_client: redis.RedisCluster, redis_client: redis.Redis
+) -> None:
+    # The chunks go to the primary of the model's slot on one connection; while
+    # the slot moves, a chunk whose keys have moved is refused before it
+    # writes anything (TRYAGAIN or ASK), and the batch fails there. Once the
+    # slot has moved, the same batch stored again completes it on the new
+    # primary, as if it had been stored in one step.
+    cluster = RedisSink(
+        on_cluster(cluster_client), METRICS_GROUP, SHANGHAI, clock=lambda: NOW, chunk_records=5
+    )
+    cluster.prepare(group_has_committed=False)
+    reference = sink_on(redis_client)
+    parts = list(batches(stream()))
+    for batch in parts[:5]:
+        cluster.apply(batch)
+        reference.apply(batch)
+    slot = cluster_client.keyslot(keys.WIP)
+    nodes = {n.port: redis.Redis(host="127.0.0.1", port=n.port) for n in valkey_cluster.nodes}
+    owner = cluster_client.get_node_from_key(keys.WIP).port
+    source = nodes[owner]
+    target = next(node for port, node in nodes.items() if port != owner)
+    everyone = list(nodes.values())
+    finished = False
+    known = {case_of(r) for batch in parts[:5] for r in batch}
+    later = [r for batch in parts[5:] for r in batch if case_of(r) in known][:40]
+    try:
+        _move_slot(everyone, source, target, slot, only=[keys.WIP.encode()])
+        chunks = cluster.timings.chunks
+        with pytest.raises(SinkUnavailable, match=r"Redis refused: .*(TRYAGAIN|ASK|rehashing)"):
+            cluster.apply(later)
+        assert cluster.timings.chunks > chunks  # its first read went through; a chunk failed
+        _finish_move(everyone, source, target, slot)
+        finished = True
+        cluster.apply(later)
+        reference.apply(later)
+        assert (
+            cluster_client.get_node_from_key(keys.WIP).port
+            == target.connection_pool.connection_kwargs["port"]
+        )
+        assert everything_read(on_cluster(cluster_client)) == everything_read(redis_client)
+        assert read_snapshot(on_cluster(cluster_client)).data == read_snapshot(redis_client).data
+    finally:
+        if not finished:
+            _finish_move(everyone, source, target, slot)
+        _move_slot(everyone, target, source, slot, only=[])
+        _finish_move(everyone, target, source, slot)
+        for node in everyone:
+            node.close()
