@@ -147,6 +147,9 @@ assert keys.case("x") == CASE_PREFIX + "x"
 # Caches keyed by a team, a handler, an hour or a quarter hour stay small in
 # a live stream; a replay of years would grow them, so they are bounded.
 cdef Py_ssize_t CACHE_LIMIT = 65536
+# The states a kernel keeps to give back instead of decoding their stored
+# form again: about 700 bytes each with their footprint.
+cdef Py_ssize_t WRITTEN_STATES = 20000
 
 # -- events ------------------------------------------------------------------------------
 
@@ -613,6 +616,8 @@ cdef class KState:
     # Its footprint, once computed (a state is never changed after a run).
     cdef KFoot foot
     cdef object foot_tz  # the zone ``foot`` was computed in (None: not yet)
+    # Its stored form, once a run wrote it (see CompiledKernel.decode_state).
+    cdef bytes encoded
 
     cdef KState copy(self):
         cdef KState new = KState.__new__(KState)
@@ -939,6 +944,7 @@ cdef class CompiledKernel:
     cdef dict hour_keys
     cdef dict award_keys
     cdef dict points
+    cdef dict written  # case id -> the last state a run of this kernel wrote for it
     cdef tuple flow_fields
     cdef long long last_quarter
     cdef long long last_hour
@@ -955,6 +961,7 @@ cdef class CompiledKernel:
         self.hour_keys = {}
         self.award_keys = {}
         self.points = {}
+        self.written = {}
         self.flow_fields = tuple(
             f"{direction}:{stage}" for direction in ("in", "out") for stage in c.STAGES
         )
@@ -979,7 +986,18 @@ cdef class CompiledKernel:
         return out
 
     def decode_state(self, str case_id, raw):
+        """The state stored as ``raw``. When it is the very form a run of this
+        kernel wrote, the state that run left is given back (it is never
+        changed after its run), with the deadline and footprint it knows."""
+        cdef KState last = self.written.get(case_id)
+        if last is not None and type(raw) is bytes and last.encoded == raw:
+            return last
         return _decode_state(case_id, raw)
+
+    cdef void remember(self, KState st):
+        if len(self.written) >= WRITTEN_STATES:
+            self.written.clear()
+        self.written[st.case_id] = st
 
     def run(self, decoded, states, double now):
         cdef _Run run = _Run(self, now)
@@ -1452,7 +1470,10 @@ cdef class _Run:
         if not _same_foot(old, new):
             self.move_counters(old, new)
             self.move_indexes(case_id, old, new)
-        self.states[CASE_PREFIX + case_id] = _encode_state(after)
+        encoded = _encode_state(after)
+        after.encoded = encoded
+        self.states[CASE_PREFIX + case_id] = encoded
+        self.kernel.remember(after)
 
     cdef void move_counters(self, KFoot old, KFoot new):
         cdef _TeamKeys ot, nt
