@@ -6,11 +6,13 @@ consumer validates, checks duplicates, applies every metric and the points
 and stores them in Redis. Timing starts at each side's first record (the
 embedded broker's group join wait is excluded from both).
 
-``core_events_per_s`` is the pure core alone on the same records, in
+``core_events_per_s`` is the batch kernel the sink runs (``kernel``:
+compiled, or the reference on the pure core) alone on the same records, in
 process, with no broker and no Redis: decoding and validation, the state
 machine, the aggregated writes and their encoding, the case states kept in
-a dictionary in their stored form. It bounds what any sink built on the core
-can reach: with it, the best possible ratio is ``ratio_ceiling``.
+their stored form between batches. It bounds what a sink on that kernel can
+reach: with it, the best possible ratio is ``ratio_ceiling``.
+``reference_core_events_per_s`` is the same for the reference kernel.
 """
 
 from __future__ import annotations
@@ -26,14 +28,16 @@ from bench.common import TZ, Services, new_topic, produce, simulated
 from consumers.loop import ConsumerLoop, LoopConfig
 from consumers.process import tune_for_throughput
 from consumers.sink import BatchSummary
-from events.batch import RawRecord, case_ids, decode_all, run_batch
+from events.batch import RawRecord
 from events.simulator import SimEvent
-from metrics.codec import decode_state, encode_state
-from metrics.delta import MetricsDelta
-from metrics.sink import RedisSink
-from metrics.writer import delta_payload
+from metrics import keys
+from metrics.kernel import load_kernel
+from metrics.kernel.api import BatchKernel, case_ids
+from metrics.kernel.reference import ReferenceKernel
+from metrics.sink import RedisSink, SinkTimings
 
 POLL_RECORDS = 2000
+CASE_PREFIX = keys.template_prefix(keys.CASE)
 
 
 def bare_loop(bootstrap: str, topic: str, total: int) -> float:
@@ -97,8 +101,8 @@ def redis_cpu_seconds(client: Any) -> float:
     return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
 
 
-def metrics_loop(services: Services, topic: str, total: int) -> tuple[float, float]:
-    """(seconds the metrics consumer took, Redis CPU seconds it cost)."""
+def metrics_loop(services: Services, topic: str, total: int) -> tuple[float, float, SinkTimings]:
+    """(seconds the metrics consumer took, Redis CPU seconds it cost, the sink's timings)."""
     client = services.redis()
     client.flushall()
     sink = RedisSink(client, "bench-metrics", TZ)
@@ -121,55 +125,61 @@ def metrics_loop(services: Services, topic: str, total: int) -> tuple[float, flo
     loop.stop()
     thread.join(30)
     assert counter.first is not None
-    return counter.finished_at - counter.first, redis_cpu
+    return counter.finished_at - counter.first, redis_cpu, sink.timings
 
 
-def core_only(events: list[SimEvent], partitions: int) -> float:
-    """Seconds the pure core takes for ``events`` in batches of POLL_RECORDS (best of 3)."""
+def core_only(kernel: BatchKernel, events: list[SimEvent], partitions: int) -> float:
+    """Seconds ``kernel`` takes for ``events`` in batches of POLL_RECORDS (best of 3)."""
     records = [
         RawRecord("core", i % partitions, i // partitions, e.value) for i, e in enumerate(events)
     ]
     best = float("inf")
+    now = time.time()
     for _ in range(3):
         stored: dict[str, bytes] = {}
         started = time.perf_counter()
         for first in range(0, len(records), POLL_RECORDS):
-            decoded = decode_all(records[first : first + POLL_RECORDS])
+            decoded = kernel.decode_all(records[first : first + POLL_RECORDS])
             states = {
-                cid: decode_state(cid, stored[cid]) if cid in stored else None
+                cid: kernel.decode_state(cid, stored[cid]) if cid in stored else None
                 for cid in case_ids(decoded)
             }
-            batch = run_batch(decoded, states, TZ)
-            delta = MetricsDelta()
-            delta.add_batch(batch, TZ, time.time())
-            delta_payload(delta)
-            for cid in batch.changed_cases:
-                state = batch.states[cid]
-                if state is not None:
-                    stored[cid] = encode_state(state)
+            out = kernel.run(decoded, states, now)
+            out.payload({})
+            out.written_keys({})
+            for key, value in zip(*out.states_written(), strict=True):
+                stored[key[len(CASE_PREFIX) :]] = value
         best = min(best, time.perf_counter() - started)
     return best
 
 
-def run(services: Services, records: int = 200_000) -> dict[str, float | None]:
+def run(services: Services, records: int = 200_000) -> dict[str, float | str | None]:
     events = simulated(records)
     topic = new_topic(services.bootstrap, f"bench-ingest-{time.time_ns()}")
     highwater = produce(services.bootstrap, topic, events)
     total = sum(highwater.values())
     bare = bare_loop(services.bootstrap, topic, total)
-    ours, redis_cpu = metrics_loop(services, topic, total)
-    core = core_only(events[:total], len(highwater))
+    ours, redis_cpu, timings = metrics_loop(services, topic, total)
+    kernel = load_kernel(TZ)
+    core = core_only(kernel, events[:total], len(highwater))
+    reference = core_only(ReferenceKernel(TZ), events[:total], len(highwater))
     return {
         "records": total,
         "events_per_s": round(total / ours),
         "bare_events_per_s": round(total / bare),
         "ratio": round(bare / ours, 3),
+        "kernel": kernel.name,
         "core_events_per_s": round(total / core),
+        "reference_core_events_per_s": round(total / reference),
         # The bare loop's work plus the core's, nothing else: the best ratio possible.
         "ratio_ceiling": round(bare / (bare + core), 3),
         # Redis's own CPU per event (reads and the batch script): the read
         # model keeps to one slot, so one primary's core bounds the events/s
         # the whole consumer group can store.
         "redis_cpu_us_per_event": round(redis_cpu / total * 1e6, 2),
+        # What of it the consumer's thread still waited for: the states it
+        # needed, and the chunks' stores not yet done when the batch was computed.
+        "redis_read_wait_us_per_event": round(timings.read_wait / total * 1e6, 2),
+        "redis_store_wait_us_per_event": round(timings.store_wait / total * 1e6, 2),
         "redis_primary_events_per_s": round(total / redis_cpu) if redis_cpu > 0 else None,
     }

@@ -69,12 +69,16 @@ class _Recorded:
     states: dict[str, State]
     _payload: bytes
     _keys: list[str]
+    _states: tuple[list[str], list[bytes]]
 
     def payload(self, rpush: Mapping[str, Sequence[bytes]]) -> bytes:
         return self._payload
 
     def written_keys(self, rpush: Mapping[str, Sequence[bytes]]) -> list[str]:
         return self._keys
+
+    def states_written(self) -> tuple[list[str], list[bytes]]:
+        return self._states
 
 
 def _key(records: Sequence[RawRecord]) -> tuple[int, int, int, int]:
@@ -125,6 +129,7 @@ class StandInKernel:
                 out.states,
                 out.payload({}),
                 out.written_keys({}),
+                out.states_written(),
             )
         else:
             self._hold(len(decoded), 1 - DECODE_SHARE)

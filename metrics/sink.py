@@ -461,11 +461,14 @@ class RedisSink:
             for record, reason in out.invalid:
                 outbox = keys.dead_letter_outbox(self.group, record.partition)
                 rpush.setdefault(outbox, []).append(outbox_entry(record, reason))
-        script_keys = [keys.META, *offset_keys, *out.written_keys(rpush)]
+        state_keys, state_values = out.states_written()
+        script_keys = [keys.META, *offset_keys, *state_keys, *out.written_keys(rpush)]
         args: list[bytes | int] = [
             expected,
             _offsets_arg(new_offsets),
             len(offset_keys),
+            len(state_keys),
+            *state_values,
             out.payload(rpush),
         ]
         return script_keys, args

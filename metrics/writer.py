@@ -54,8 +54,9 @@ def write_teams(pipe: Any, teams: Mapping[TeamsKeys, Mapping[str, LatestTeam]]) 
 
 
 def written_keys(delta: MetricsDelta) -> list[str]:
-    """Every key ``delta`` writes, once each."""
-    touched: set[str] = set(delta.states)
+    """Every key the payload of ``delta`` writes, once each, sorted (not the
+    states: see state_writes)."""
+    touched: set[str] = set()
     for collection in (delta.zrem, delta.zadd, delta.hdel, delta.hset, delta.rpush):
         touched.update(key for key, items in collection.items() if items)
     touched.update(key for (key, _), amount in delta.hincr.items() if amount)
@@ -67,8 +68,18 @@ def written_keys(delta: MetricsDelta) -> list[str]:
     return sorted(touched)
 
 
+def state_writes(delta: MetricsDelta) -> tuple[list[str], list[bytes]]:
+    """The states ``delta`` stores: their keys, and their values in the same order.
+
+    They travel beside the payload as the script's own keys and arguments,
+    not inside its JSON, where every state would be escaped and decoded again.
+    """
+    return list(delta.states), list(delta.states.values())
+
+
 def delta_payload(delta: MetricsDelta) -> bytes:
-    """The writes of ``delta`` as one JSON document for the apply script.
+    """The writes of ``delta`` but the states as one JSON document for the
+    apply script (the states: see state_writes).
 
     Scores and amounts are sent as strings: Lua would print numbers with 14
     significant digits and lose the sub-second part of epoch seconds.
@@ -87,7 +98,6 @@ def delta_payload(delta: MetricsDelta) -> bytes:
             },
             "hincr": [[k, f, str(n)] for (k, f), n in delta.hincr.items() if n],
             "zincr": [[k, m, repr(float(p))] for (k, m), p in delta.zincr.items()],
-            "states": [x for k, v in delta.states.items() for x in (k, v.decode())],
             "expireat": [[k, str(int(t))] for k, t in delta.expire_at.items()],
             # [teams key, stamps key, handler, stamp, team, handler, …] per period.
             "teams": [

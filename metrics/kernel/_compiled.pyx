@@ -38,11 +38,9 @@ from metrics.delta import (
     QUARTER,
     STAGE_TIME_BINS_HOURS,
     THROUGHPUT_RETENTION_DAYS,
-    MetricsDelta,
     _award_keys,
     award_stamp,
 )
-from metrics.kernel.reference import ReferenceOutput
 
 cdef object _loads = orjson.loads
 cdef object _dumps = orjson.dumps
@@ -1191,8 +1189,6 @@ cdef class _Run:
 
     cdef CompiledKernel kernel
     cdef double now
-    cdef object delta
-    cdef dict hincr
     cdef dict zincr
     cdef dict zadd
     cdef dict zrem
@@ -1214,7 +1210,6 @@ cdef class _Run:
     def __cinit__(self, CompiledKernel kernel, double now):
         self.kernel = kernel
         self.now = now
-        self.hincr = {}
         self.zincr = {}
         self.zadd = {}
         self.zrem = {}
@@ -1225,23 +1220,22 @@ cdef class _Run:
         self.flows = {}
         self.invalid = []
         self.new_states = {}
-        self.delta = MetricsDelta(
-            hincr=self.hincr,
-            zincr=self.zincr,
-            zadd=self.zadd,
-            zrem=self.zrem,
-            hset={},
-            hdel={},
-            expire_at=self.expire_at,
-            teams=self.teams,
-            states=self.states,
-            rpush={},
-        )
 
-    cdef object output(self):
-        return ReferenceOutput(
-            self.delta, self.applied, self.duplicates, self.gaps, self.invalid, self.new_states
-        )
+    cdef CompiledOutput output(self):
+        cdef CompiledOutput out = CompiledOutput.__new__(CompiledOutput)
+        out.applied = self.applied
+        out.duplicates = self.duplicates
+        out.gaps = self.gaps
+        out.invalid = self.invalid
+        out.states = self.new_states
+        out.counters = self.counters
+        out.zincr = self.zincr
+        out.zadd = self.zadd
+        out.zrem = self.zrem
+        out.expire_at = self.expire_at
+        out.teams = self.teams
+        out.encoded = self.states
+        return out
 
     # -- the state machine (events.machine) ------------------------------------------------
 
@@ -1447,10 +1441,6 @@ cdef class _Run:
                 for b in range(N_BINS):
                     if self.stage_bins[i][b]:
                         self.incr(K_STAGE_TIME, names[2 + b], self.stage_bins[i][b])
-        hincr = self.hincr
-        for key, fields in self.counters.items():
-            for field, amount in (<dict>fields).items():
-                hincr[(key, field)] = amount
 
     cdef void count_events(self):
         for name, n in (
@@ -1645,6 +1635,94 @@ cdef object _state_breach(KState st, KEvent ev):
     if etype == STAGE_CHANGED and ev.to_stage == st.stage:
         return f"case '{ev.case_id}' is already in stage '{st.stage}'"
     return None
+
+
+cdef class CompiledOutput:
+    """metrics.kernel.api.KernelOutput: what a run did, and its writes as the
+    apply script takes them (metrics.writer.delta_payload, state_writes and
+    written_keys, for the aggregates this kernel keeps)."""
+
+    cdef readonly long applied
+    cdef readonly long duplicates
+    cdef readonly long gaps
+    cdef readonly list invalid
+    cdef readonly dict states
+    cdef dict counters  # key -> field -> amount
+    cdef dict zincr  # (key, member) -> points
+    cdef dict zadd  # key -> member -> score
+    cdef dict zrem  # key -> members
+    cdef dict expire_at  # key -> epoch seconds
+    cdef dict teams  # (teams key, stamps key) -> handler -> (stamp, team)
+    cdef dict encoded  # state key -> stored form
+
+    def payload(self, rpush):
+        cdef list hincr = []
+        cdef list flat
+        for key, fields in self.counters.items():
+            for field, amount in (<dict>fields).items():
+                if amount:
+                    hincr.append([key, field, str(amount)])
+        zadd = {}
+        for key, scores in self.zadd.items():
+            if scores:
+                flat = []
+                for member, score in (<dict>scores).items():
+                    flat.append(repr(score))
+                    flat.append(member)
+                zadd[key] = flat
+        teams = []
+        for pair, handlers in self.teams.items():
+            if handlers:
+                flat = list(pair)
+                for handler, latest in (<dict>handlers).items():
+                    flat.append(handler)
+                    flat.append(latest[0])
+                    flat.append(latest[1])
+                teams.append(flat)
+        return _dumps(
+            {
+                "zrem": {key: sorted(members) for key, members in self.zrem.items() if members},
+                "zadd": zadd,
+                "hdel": {},
+                "hset": {},
+                "hincr": hincr,
+                "zincr": [[key, member, repr(points)] for (key, member), points in self.zincr.items()],
+                "expireat": [[key, str(when)] for key, when in self.expire_at.items()],
+                "teams": teams,
+                "rpush": {
+                    key: [value.decode() for value in values]
+                    for key, values in rpush.items()
+                    if values
+                },
+            }
+        )
+
+    def written_keys(self, rpush):
+        cdef set touched = set()
+        for key, members in self.zrem.items():
+            if members:
+                touched.add(key)
+        for key, scores in self.zadd.items():
+            if scores:
+                touched.add(key)
+        for key, values in rpush.items():
+            if values:
+                touched.add(key)
+        for key, fields in self.counters.items():
+            for amount in (<dict>fields).values():
+                if amount:
+                    touched.add(key)
+                    break
+        for key, _ in self.zincr:
+            touched.add(key)
+        touched.update(self.expire_at)
+        for pair, handlers in self.teams.items():
+            if handlers:
+                touched.update(pair)
+        return sorted(touched)
+
+    def states_written(self):
+        return list(self.encoded), list(self.encoded.values())
 
 
 cdef KState _open(KEvent ev):

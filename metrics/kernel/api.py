@@ -37,12 +37,17 @@ class KernelOutput(Protocol):
     states: dict[str, State]
 
     def payload(self, rpush: Mapping[str, Sequence[bytes]]) -> bytes:
-        """The apply script's writes (metrics.writer.delta_payload), with
-        ``rpush`` (list key -> values to append) added."""
+        """The apply script's writes but the states (metrics.writer.delta_payload),
+        with ``rpush`` (list key -> values to append) added."""
         ...
 
     def written_keys(self, rpush: Mapping[str, Sequence[bytes]]) -> list[str]:
         """Every key the payload writes, once each, sorted."""
+        ...
+
+    def states_written(self) -> tuple[list[str], list[bytes]]:
+        """The changed cases' states in their stored form: keys, and values in
+        the same order (metrics.writer.state_writes)."""
         ...
 
 

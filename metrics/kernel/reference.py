@@ -13,7 +13,7 @@ from events.state import CaseState
 from metrics.codec import decode_state
 from metrics.delta import MetricsDelta
 from metrics.kernel.api import Decoded
-from metrics.writer import delta_payload, written_keys
+from metrics.writer import delta_payload, state_writes, written_keys
 
 
 @dataclass(slots=True)
@@ -37,6 +37,9 @@ class ReferenceOutput:
 
     def written_keys(self, rpush: Mapping[str, Sequence[bytes]]) -> list[str]:
         return written_keys(self._with(rpush))
+
+    def states_written(self) -> tuple[list[str], list[bytes]]:
+        return state_writes(self.delta)
 
 
 _FIELDS = tuple(name for name in MetricsDelta.__slots__ if name != "rpush")

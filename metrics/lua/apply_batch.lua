@@ -2,15 +2,19 @@
 --
 -- KEYS[1]        the build marker (absent: the read model was lost; refuse)
 -- KEYS[2..n+1]   the stored-offset keys of the batch's partitions
--- KEYS[n+2..]    every key the writes touch: declared, not read from here, so
---                that on Redis Cluster a slot in migration is redirected
---                before anything is written, never half way
+-- KEYS[n+2..n+s+1]  the state keys of the cases the batch changed
+-- KEYS[n+s+2..]  every other key the writes touch: declared, not read from
+--                here, so that on Redis Cluster a slot in migration is
+--                redirected before anything is written, never half way
 -- ARGV[1]        JSON array: the stored offsets the batch was computed from
 --                (false for none), in the order of KEYS[2..n+1]
 -- ARGV[2]        JSON array: the new offsets, same order
 -- ARGV[3]        n, the number of offset keys
--- ARGV[4]        JSON object: the writes (see metrics/writer.py: delta_payload);
---                last, so that the caller can send it as it is, uncopied
+-- ARGV[4]        s, the number of states
+-- ARGV[5..s+4]   the states, in the order of their keys
+-- ARGV[s+5]      JSON object: the other writes (see metrics/writer.py:
+--                delta_payload); last, so that the caller can send it as it
+--                is, uncopied
 --
 -- Returns "OK", "NOTREADY" (no build marker) or "MOVED" (an offset changed:
 -- another consumer wrote these partitions; the caller recomputes).
@@ -83,7 +87,8 @@ local function latest_teams(item, first, last)
   end
 end
 
-local w = cjson.decode(ARGV[4])
+local s = tonumber(ARGV[4])
+local w = cjson.decode(ARGV[s + 5])
 for key, members in pairs(w.zrem) do
   for i = 1, #members, 5000 do
     redis.call('ZREM', key, unpack(members, i, math.min(i + 4999, #members)))
@@ -114,10 +119,14 @@ for _, item in ipairs(w.teams) do
     latest_teams(item, first, math.min(first + 999, count))
   end
 end
--- key, value, key, value, ...: MSET in slices (an even number of values each).
-local states = w.states
-for i = 1, #states, 4000 do
-  redis.call('MSET', unpack(states, i, math.min(i + 3999, #states)))
+-- The states by MSET, in slices of 2,000.
+for first = 1, s, 2000 do
+  local pairs_ = {}
+  for i = first, math.min(first + 1999, s) do
+    pairs_[#pairs_ + 1] = KEYS[n + 1 + i]
+    pairs_[#pairs_ + 1] = ARGV[4 + i]
+  end
+  redis.call('MSET', unpack(pairs_))
 end
 for key, values in pairs(w.rpush) do
   for i = 1, #values, 5000 do

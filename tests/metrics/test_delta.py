@@ -28,7 +28,7 @@ from metrics.delta import (
     _local_day,
     award_stamp,
 )
-from metrics.writer import delta_payload, written_keys
+from metrics.writer import delta_payload, state_writes, written_keys
 from tests.events.factory import instant
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -161,11 +161,13 @@ def test_written_keys_name_every_key_the_payload_writes() -> None:
         *(item[0] for item in payload["hincr"]),
         *(item[0] for item in payload["zincr"]),
         *(item[0] for item in payload["expireat"]),
-        *payload["states"][::2],
         *(name for item in payload["teams"] for name in item[:2]),
     }
     assert set(written_keys(delta)) == in_payload
     assert "co:{m}:zero" not in in_payload
+    # The states travel beside the payload, not in it.
+    assert "states" not in payload
+    assert state_writes(delta) == (["co:{m}:case:C-1"], [b"[]"])
 
 
 # -- the handler -> team hashes ----------------------------------------------------------

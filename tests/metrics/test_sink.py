@@ -185,7 +185,8 @@ def test_the_apply_script_refuses_when_offsets_moved(
             b'["0"]',
             b'["9"]',
             1,
-            b'{"zrem":{},"zadd":{},"hdel":{},"hset":{},"hincr":[["co:{m}:wip","intake","5"]],"zincr":[],"states":[],"expireat":[]}',
+            0,
+            b'{"zrem":{},"zadd":{},"hdel":{},"hset":{},"hincr":[["co:{m}:wip","intake","5"]],"zincr":[],"expireat":[]}',
         ],
     )
     assert outcome == b"MOVED"  # the stored offset is 1, not 0

@@ -66,7 +66,7 @@ STATE_FIELDS = (
     "rework_count",
 )
 PAYLOAD_SECTIONS = frozenset(
-    {"zrem", "zadd", "hdel", "hset", "hincr", "zincr", "states", "expireat", "teams", "rpush"}
+    {"zrem", "zadd", "hdel", "hset", "hincr", "zincr", "expireat", "teams", "rpush"}
 )
 SHOWN_DIFFERENCES = 6
 
@@ -182,7 +182,6 @@ def normalise(payload: bytes) -> dict[str, Any]:
         "hincr": _keyed(doc.get("hincr", []), 3, "hincr", problems),
         "zincr": _keyed(doc.get("zincr", []), 3, "zincr", problems),
         "expireat": _keyed(doc.get("expireat", []), 2, "expireat", problems),
-        "states": _pairs(doc.get("states", []), "states", problems),
         "teams": {},
     }
     for item in doc.get("teams", []):
@@ -343,6 +342,21 @@ def observe(
             result.error = f"payload({label}): {error}"
             return result, None
         result.payloads[label] = normalise(raw)
+        # The states travel beside the payload (states_written): compared with it.
+        pairs, error = _attempt(out.states_written)
+        if error is not None:
+            result.error = f"states_written: {error}"
+            return result, None
+        state_keys, values = pairs
+        if len(state_keys) != len(values) or len(set(state_keys)) != len(state_keys):
+            result.payloads[label]["problems"].append(
+                f"states_written: {len(state_keys)} keys (distinct: {len(set(state_keys))}) "
+                f"for {len(values)} values"
+            )
+        result.payloads[label]["states"] = {
+            key: value.decode() if isinstance(value, bytes) else value
+            for key, value in zip(state_keys, values, strict=False)
+        }
         written, error = _attempt(partial(out.written_keys, lists))
         if error is not None:
             result.error = f"written_keys({label}): {error}"
@@ -359,7 +373,7 @@ def observe(
 def keys_of(payload: Mapping[str, Any]) -> list[str]:
     """The keys a normalised payload writes (what written_keys must list)."""
     touched: set[str] = set()
-    for section in ("zrem", "zadd", "hdel", "hset", "states", "expireat", "rpush"):
+    for section in ("zrem", "zadd", "hdel", "hset", "expireat", "rpush"):
         touched.update(payload[section] or ())
     for section in ("hincr", "zincr"):
         touched.update(key for key, _ in payload[section])
