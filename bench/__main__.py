@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     quick = args.quick
     plan: dict[str, Any] = {
-        "ingest": lambda s: ingest.run(s, records=20_000 if quick else 200_000),
+        "ingest": lambda s: ingest.run(
+            s, records=20_000 if quick else 200_000, rounds=1 if quick else ingest.ROUNDS
+        ),
         "store": lambda s: store.run(records=10_000 if quick else 60_000),
         "rebuild": lambda s: rebuild.run(s, events=50_000 if quick else 1_000_000),
         "freshness_ms": lambda s: freshness.run(s, probes=20 if quick else 150),

@@ -26,7 +26,14 @@ from kafka.structs import OffsetAndMetadata
 
 from consumers.dead_letter import DeadLetterPublisher
 from consumers.sensor import LoggingSensor, Sensor
-from consumers.sink import BatchSummary, DeadLetterOutbox, Sink, SinkNotReady, SinkUnavailable
+from consumers.sink import (
+    BatchSummary,
+    DeadLetterOutbox,
+    PipelinedSink,
+    Sink,
+    SinkNotReady,
+    SinkUnavailable,
+)
 from events.batch import RawRecord
 
 log = logging.getLogger("complaintops.consumer")
@@ -72,11 +79,21 @@ def make_consumer(config: LoopConfig) -> KafkaConsumer:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _InFlight:
+    """A batch submitted to a pipelined sink: its offsets to commit once settled."""
+
+    ends: dict[TopicPartition, int]
+    started: float
+
+
 class _Rebalance(ConsumerRebalanceListener):
     def __init__(self, loop: ConsumerLoop) -> None:
         self.loop = loop
 
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Settle the batch in flight while its partitions are still ours.
+        self.loop.settle_in_flight(in_callback=True)
         for tp in revoked:
             self.loop.last_commit.pop(tp, None)
         log.info(
@@ -115,6 +132,8 @@ class ConsumerLoop:
         self.stop_event = threading.Event()
         # The offsets last sent to Kafka per partition (committed on the way out).
         self.last_commit: dict[TopicPartition, OffsetAndMetadata] = {}
+        # A batch submitted to a pipelined sink and not settled yet.
+        self.in_flight: _InFlight | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -130,6 +149,7 @@ class ConsumerLoop:
                 self.step(consumer)
         finally:
             log.info("%s: stopping", self.config.group)
+            self.settle_in_flight(in_callback=True)
             self._commit_last(consumer)
             try:
                 consumer.close(autocommit=False)
@@ -163,12 +183,28 @@ class ConsumerLoop:
     # -- one step ----------------------------------------------------------------------
 
     def step(self, consumer: KafkaConsumer) -> BatchSummary | None:
-        """Poll once and store what came; return the batch's summary, if any."""
+        """Poll once and store what came; return the summary of the batch
+        stored in this step, if any.
+
+        With a pipelined sink, a batch's last stores run while the next poll
+        parses the next records: the batch is submitted in one step and
+        settled in the next, right after its poll (which then does not wait
+        for records), and its offsets are committed only then.
+        """
+        if self.needs_seek and self.in_flight is not None:
+            self.settle_in_flight()
         if self.needs_seek and consumer.assignment() and not self._resume_from_stored(consumer):
             return None
+        pending = self.in_flight is not None
         polled = consumer.poll(
-            timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
+            timeout_ms=0 if pending else self.config.poll_timeout_ms,
+            max_records=self.config.batch_size,
         )
+        settled = self.settle_in_flight() if pending else None
+        if pending and settled is None:
+            # Not stored (or settled inside a rebalance): these records were
+            # polled past what is stored. Drop them; the next step seeks first.
+            return None
         if self.needs_seek:
             # A rebalance happened inside poll: these records may start past
             # the stored position. Drop them; the next step seeks first.
@@ -183,18 +219,75 @@ class ConsumerLoop:
             records += [RawRecord(topic, partition, m.offset, m.value, m.key) for m in messages]
             ends[tp] = messages[-1].offset + 1
         if not records:
-            self.sensor.on_idle(self.config.group, self.lag(consumer))
-            return None
+            if not pending:
+                self.sensor.on_idle(self.config.group, self.lag(consumer))
+            return settled
         started = time.perf_counter()
+        if isinstance(self.sink, PipelinedSink):
+            if self._submit(consumer, records):
+                self.in_flight = _InFlight(ends, started)
+            return settled
         summary = self._store(consumer, records)
         if summary is None:
             return None
+        self._stored(consumer, summary, ends, started)
+        return summary
+
+    def _stored(
+        self,
+        consumer: KafkaConsumer,
+        summary: BatchSummary,
+        ends: dict[TopicPartition, int],
+        started: float,
+    ) -> None:
+        """A batch is stored: dead-letter its invalid records, commit its offsets."""
         self._dead_letter(consumer, summary)
         self._commit(consumer, ends)
         self.sensor.on_batch(
             self.config.group, summary, time.perf_counter() - started, self.lag(consumer)
         )
+
+    def _submit(self, consumer: KafkaConsumer, records: list[RawRecord]) -> bool:
+        """Submit a batch to the pipelined sink; False if the sink failed (the
+        records are dropped and polled again from the stored positions)."""
+        assert isinstance(self.sink, PipelinedSink)
+        try:
+            self.sink.submit(records)
+            return True
+        except (SinkUnavailable, SinkNotReady) as exc:
+            self._sink_failed(consumer, exc)
+            return False
+
+    def settle_in_flight(self, in_callback: bool = False) -> BatchSummary | None:
+        """Wait until the batch in flight is stored, then dead-letter and commit
+        it; its summary. If the sink failed, what was not stored is polled
+        again from the stored positions (inside a rebalance callback or on the
+        way out, only noted: the loop must not poll there)."""
+        in_flight, self.in_flight = self.in_flight, None
+        consumer = self.consumer
+        if in_flight is None or consumer is None:
+            return None
+        assert isinstance(self.sink, PipelinedSink)
+        try:
+            summary = self.sink.settle()
+        except (SinkUnavailable, SinkNotReady) as exc:
+            if in_callback:
+                self.sensor.on_error(self.config.group, exc, 0.0)
+                self.needs_seek = True
+            else:
+                self._sink_failed(consumer, exc)
+            return None
+        if summary is None:
+            return None
+        self._stored(consumer, summary, in_flight.ends, in_flight.started)
         return summary
+
+    def _sink_failed(self, consumer: KafkaConsumer, exc: Exception) -> None:
+        """The sink failed a batch: wait, then go back to its stored positions."""
+        self.sensor.on_error(self.config.group, exc, self.config.retry_initial)
+        self.needs_seek = True
+        if self._wait_polling(consumer, self.config.retry_initial):
+            self._resume_from_stored(consumer)
 
     def _store(self, consumer: KafkaConsumer, records: list[RawRecord]) -> BatchSummary | None:
         delay = self.config.retry_initial

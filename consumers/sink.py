@@ -63,6 +63,23 @@ class Sink(Protocol):
 
 
 @runtime_checkable
+class PipelinedSink(Protocol):
+    """A sink that can store a batch while the loop polls the next one.
+
+    ``submit`` computes the batch and starts storing it; ``settle`` waits
+    until it is stored and gives its summary (None if nothing was
+    submitted). Only after ``settle`` returned are the batch's effects and
+    offsets stored, so only then are its offsets committed. Both raise
+    SinkUnavailable or SinkNotReady as ``apply`` does; a failed batch is
+    settled all the same (what was not stored is polled again).
+    """
+
+    def submit(self, records: Sequence[RawRecord]) -> None: ...
+
+    def settle(self) -> BatchSummary | None: ...
+
+
+@runtime_checkable
 class DeadLetterOutbox(Protocol):
     """A sink that stores each batch's dead letters atomically with its effects.
 

@@ -35,7 +35,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -115,6 +115,26 @@ class _Chunk:
 
 
 _NOTHING: Final = b"OK"  # the answer of a chunk with nothing to store
+
+
+@dataclass(slots=True)
+class _Sent:
+    """One attempt's chunks, computed and sent, their answers not all read."""
+
+    decoded: Sequence[Decoded]
+    partitions: list[tuple[str, int]]
+    count: int  # the chunks the attempt was cut into
+    stores: _Stores
+    pipe: Pipe | None
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A batch submitted and not settled yet."""
+
+    partitions: list[tuple[str, int]]
+    done: BatchSummary  # what its chunks stored so far did
+    sent: _Sent | None  # None: nothing to store
 
 
 class _Stores:
@@ -219,6 +239,8 @@ class RedisSink:
         # What chunks stored by a batch that then failed did: reported with
         # the next batch that succeeds (their records will not come again).
         self._carried: BatchSummary | None = None
+        # The batch submitted and not settled yet (see submit).
+        self._pending: _Pending | None = None
 
     # -- positions and readiness --------------------------------------------------
 
@@ -268,22 +290,53 @@ class RedisSink:
     # -- the batch -------------------------------------------------------------------
 
     def apply(self, records: Sequence[RawRecord]) -> BatchSummary:
-        if not records:
-            return BatchSummary()
+        """Store the batch; return once every chunk is stored."""
+        self.submit(records)
+        summary = self.settle()
+        assert summary is not None
+        return summary
+
+    def submit(self, records: Sequence[RawRecord]) -> None:
+        """Compute the batch and send every chunk's store, without waiting for
+        the last ones: ``settle`` does, and only then are the records stored
+        (and their offsets to be committed). Raises as ``apply`` does; then
+        nothing is left to settle."""
+        if self._pending is not None:
+            raise RuntimeError("the batch submitted before is not settled")
         self.timings.batches += 1
         partitions = sorted({(r.topic, r.partition) for r in records})
         # Form checks need no state: do them once, outside the retry loop.
-        decoded = self.kernel.decode_all(records)
-        # What the chunks stored so far did.
+        decoded = self.kernel.decode_all(records) if records else []
         done = BatchSummary()
-        try:
-            while True:
-                rest = self._attempt(decoded, partitions, done)
+        with self._failing(done):
+            sent = self._send(decoded, partitions, done) if decoded else None
+        self._pending = _Pending(partitions, done, sent)
+
+    def settle(self) -> BatchSummary | None:
+        """Wait until the batch submitted is stored, recomputing what another
+        writer moved meanwhile; its summary (None: nothing was submitted).
+        Raises SinkUnavailable or SinkNotReady as ``apply`` does: then what
+        was not stored is not, and the batch is settled all the same."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return None
+        done, sent = pending.done, pending.sent
+        with self._failing(done):
+            while sent is not None:
+                rest = self._conclude(sent, done)
                 if rest is None:
-                    return self._with_carried(done)
+                    break
                 self.timings.races += 1
                 log.info("metrics batch raced another writer; recomputing")
-                decoded = rest
+                sent = self._send(rest, pending.partitions, done)
+        return self._with_carried(done)
+
+    @contextlib.contextmanager
+    def _failing(self, done: BatchSummary) -> Iterator[None]:
+        """Redis failures as the loop knows them; what stored chunks did is
+        reported with the next batch that succeeds."""
+        try:
+            yield
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._carry(done)
             raise SinkUnavailable(f"Redis: {exc}") from exc
@@ -301,18 +354,16 @@ class RedisSink:
             self._carry(done)
             raise
 
-    def _attempt(
+    def _send(
         self,
         decoded: Sequence[Decoded],
         partitions: list[tuple[str, int]],
         done: BatchSummary,
-    ) -> list[Decoded] | None:
-        """Read, compute and store ``decoded`` chunk by chunk; add what the
-        stored chunks did to ``done``.
+    ) -> _Sent:
+        """Read, compute and send the stores of ``decoded`` chunk by chunk.
 
-        Returns None when every chunk is stored, or the records to recompute
-        (from the first chunk refused because another writer moved the
-        offsets meanwhile).
+        If it fails, the answers of the chunks sent are read first, and what
+        the stored ones did is added to ``done``.
         """
         self.rules.refresh()
         now = self.clock()
@@ -354,6 +405,7 @@ class RedisSink:
 
         pipe = Pipe(self.client) if count > 1 else None
         stores = _Stores(pipe, self.timings)
+        sent = _Sent(decoded, partitions, count, stores, pipe)
         try:
             # The later chunks' reads, sent before any chunk's write: each reads
             # cases no earlier chunk touches, so no earlier write changes them.
@@ -418,18 +470,33 @@ class RedisSink:
                     stores.add(chunk, None, answer)
                 expected = _offsets_arg(new_offsets)
                 offsets = new_offsets
-            stores.collect(wait=True)
         except BaseException:
             # Learn which chunks sent so far were stored, then give up.
             with contextlib.suppress(Exception):
                 stores.collect(wait=True)
+            self._close(sent, done)
             raise
+        return sent
+
+    def _close(self, sent: _Sent, done: BatchSummary) -> None:
+        if sent.pipe is not None:
+            sent.pipe.close()
+        for chunk in sent.stores.stored:
+            _add(done, chunk.summary)
+        self.timings.chunks += len(sent.stores.chunks)
+
+    def _conclude(self, sent: _Sent, done: BatchSummary) -> list[Decoded] | None:
+        """Wait for the stores sent; add what the stored chunks did to ``done``.
+
+        Returns None when every chunk is stored, or the records to recompute
+        (from the first chunk refused because another writer moved the
+        offsets meanwhile).
+        """
+        stores, decoded, count = sent.stores, sent.decoded, sent.count
+        try:
+            stores.collect(wait=True)
         finally:
-            if pipe is not None:
-                pipe.close()
-            for chunk in stores.stored:
-                _add(done, chunk.summary)
-            self.timings.chunks += len(stores.chunks)
+            self._close(sent, done)
         if stores.error is not None:
             raise stores.error
         if stores.not_ready:
@@ -444,7 +511,7 @@ class RedisSink:
             ]
             return rest + list(decoded[end:])
         done.offsets = {
-            p: o for (_, p), o in zip(partitions, computed[-1].offsets, strict=True) if o >= 0
+            p: o for (_, p), o in zip(sent.partitions, computed[-1].offsets, strict=True) if o >= 0
         }
         return None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import orjson
 import pytest
@@ -19,6 +19,7 @@ from consumers.dead_letter import (
     DeadLetterPublisher,
 )
 from consumers.loop import ConsumerLoop, LoopConfig
+from consumers.sink import BatchSummary, PipelinedSink
 from events import contract as c
 from events.batch import RawRecord
 from metrics import keys
@@ -304,3 +305,88 @@ def test_large_batches_stored_in_chunks_are_committed_and_dead_lettered_once(
     for partition, offset in sink.stored_offsets(new_topic).items():
         assert consumer.committed(TopicPartition(new_topic, partition)) == offset + 1
     consumer.close()
+
+
+class WatchedSink(RedisSink):
+    """The real metrics sink, checking at each submit and settle that the loop
+    never committed an offset past what Redis stores."""
+
+    loop: ConsumerLoop | None = None
+    topic = ""
+    checks = 0
+    settled = 0
+    violations: list[str]
+
+    def _check(self, when: str) -> None:
+        assert self.loop is not None
+        stored = self.stored_offsets(self.topic)
+        for tp, committed in list(self.loop.last_commit.items()):
+            self.checks += 1
+            if committed.offset > stored.get(tp.partition, -1) + 1:
+                self.violations.append(f"{when}: {tp} committed {committed.offset}, {stored}")
+
+    def submit(self, records: Sequence[RawRecord]) -> None:
+        self._check("submit")
+        super().submit(records)
+
+    def settle(self) -> BatchSummary | None:
+        self._check("settle")
+        summary = super().settle()
+        if summary is not None:
+            self.settled += 1
+        return summary
+
+
+def test_a_pipelined_batch_is_committed_only_after_it_is_settled(
+    kafka_bootstrap: str,
+    valkey_url: str,
+    redis_client: redis.Redis,
+    new_topic: str,
+    new_group_id: str,
+) -> None:
+    # Batches of 40 stored in chunks of 7 while the next batch is polled: Kafka's
+    # commits never pass what Redis stores, and everything ends stored once.
+    client = redis_client  # emptied
+    scripts = [CaseScript(f"C-PL{i}") for i in range(150)]
+    values = [(s.case_id, encode(s.opened())) for s in scripts]
+    values += [
+        (s.case_id, encode(s.next(c.STAGE_CHANGED, "2026-11-24T11:00:00+08:00", to_stage=stage)))
+        for stage in ("investigation",)
+        for s in scripts
+    ]
+    produce(kafka_bootstrap, new_topic, values)
+    sink = WatchedSink(redis.Redis.from_url(valkey_url), new_group_id, SHANGHAI, chunk_records=7)
+    sink.topic, sink.violations = new_topic, []
+    assert isinstance(sink, PipelinedSink)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    config = LoopConfig(
+        bootstrap=kafka_bootstrap,
+        topic=new_topic,
+        group=new_group_id,
+        embedded=True,
+        batch_size=40,
+    )
+    consumer_loop = ConsumerLoop(
+        config, sink, DeadLetterPublisher(producer, f"{new_topic}.dlq", new_group_id)
+    )
+    sink.loop = consumer_loop
+    loop = RunningLoop(consumer_loop)
+    try:
+        wait_for(
+            lambda: int(client.hget(keys.EVENT_COUNTERS, "applied") or 0) == len(values),
+            "every record applied",
+        )
+    finally:
+        loop.stop()
+    assert sink.violations == []
+    assert sink.checks > 0
+    assert sink.settled >= len(values) // 40
+    assert consumer_loop.in_flight is None
+    consumer = KafkaConsumer(
+        bootstrap_servers=kafka_bootstrap, group_id=new_group_id, enable_auto_commit=False
+    )
+    for partition, offset in sink.stored_offsets(new_topic).items():
+        assert consumer.committed(TopicPartition(new_topic, partition)) == offset + 1
+    consumer.close()
+    assert int(client.hget(keys.WIP, "investigation") or 0) == 150
+    assert int(client.hget(keys.EVENT_COUNTERS, "duplicates") or 0) == 0
