@@ -32,7 +32,7 @@ RUN apt-get update \
 COPY . .
 RUN pip install --no-deps . \
     && pip check \
-    && cd / && python -c "import metrics.kernel._compiled"
+    && cd / && python -c "import metrics.kernel._compiled, consumers.fetch._records"
 
 # -- runtime: the environment only, run by an unprivileged user -----------------------
 FROM ${PYTHON_IMAGE} AS runtime

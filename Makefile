@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml setup.py requirements.lock
 	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]' -c requirements.lock
 	touch $(STAMP) $(KERNEL_STAMP)
 
-$(KERNEL_STAMP): $(STAMP) metrics/kernel/_compiled.pyx
+$(KERNEL_STAMP): $(STAMP) metrics/kernel/_compiled.pyx consumers/fetch/_records.pyx
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(KERNEL_STAMP)
 

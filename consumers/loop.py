@@ -25,6 +25,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from consumers.dead_letter import DeadLetterPublisher
+from consumers.fetch import install as install_record_reader
 from consumers.sensor import LoggingSensor, Sensor
 from consumers.sink import (
     BatchSummary,
@@ -63,7 +64,7 @@ def make_consumer(config: LoopConfig) -> KafkaConsumer:
             "max_poll_interval_ms": 300000,
         }
     )
-    return KafkaConsumer(
+    consumer = KafkaConsumer(
         bootstrap_servers=config.bootstrap.split(","),
         group_id=config.group,
         client_id=f"{config.client_id}-{config.group}",
@@ -77,6 +78,9 @@ def make_consumer(config: LoopConfig) -> KafkaConsumer:
         fetch_max_wait_ms=100,
         **timeouts,
     )
+    # Fetched records read by the compiled reader (kafka-python's without it).
+    install_record_reader(consumer)
+    return consumer
 
 
 @dataclass(frozen=True, slots=True)

@@ -483,19 +483,33 @@ Check = Callable[[Settings, float], list[Finding]]
 
 
 def check_kernel(settings: Settings, timeout: float) -> list[Finding]:
-    """Whether the metrics consumer's compiled batch kernel is built."""
+    """Whether the consumers' compiled extensions are built: the metrics
+    consumer's batch kernel and the Kafka record reader."""
+    from consumers import fetch
     from metrics.kernel import COMPILED_MODULE, compiled_available
 
-    if compiled_available():
-        return [ok("kernel", f"compiled batch kernel {COMPILED_MODULE} built")]
-    return [
-        warn(
+    advice = "reinstall the package where a C compiler is present (make venv)"
+    findings = [
+        ok("kernel", f"compiled batch kernel {COMPILED_MODULE} built")
+        if compiled_available()
+        else warn(
             "kernel",
             f"compiled batch kernel {COMPILED_MODULE} not built: the metrics consumer "
             "runs the reference kernel, several times slower",
-            "reinstall the package where a C compiler is present (make venv)",
+            advice,
         )
     ]
+    findings.append(
+        ok("kernel", f"compiled record reader {fetch.COMPILED_MODULE} built")
+        if fetch.compiled_available()
+        else warn(
+            "kernel",
+            f"compiled record reader {fetch.COMPILED_MODULE} not built: kafka-python "
+            "reads the consumers' records, several times slower",
+            advice,
+        )
+    )
+    return findings
 
 
 def _check_configuration(settings: Settings, timeout: float) -> list[Finding]:

@@ -7,8 +7,12 @@
 --
 -- Returns {1 or 0 (marker present), {value or false per key of KEYS[2..n]}}.
 
+-- MGET in slices (one call per key costs Lua a round trip into the server each).
 local values = {}
-for i = 2, #KEYS do
-  values[i - 1] = redis.call('GET', KEYS[i])
+for first = 2, #KEYS, 1000 do
+  local got = redis.call('MGET', unpack(KEYS, first, math.min(first + 999, #KEYS)))
+  for j = 1, #got do
+    values[#values + 1] = got[j]
+  end
 end
 return {redis.call('EXISTS', KEYS[1]), values}

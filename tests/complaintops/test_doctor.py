@@ -95,6 +95,7 @@ def test_a_healthy_installation_has_no_failure(healthy_settings: Settings) -> No
     assert f"OK    smtp: 127.0.0.1:{healthy_settings.smtp_port} (none) accepts connections" in lines
     assert "OK    config: alerts: 7 of 7 rules enabled" in lines
     assert "OK    kernel: compiled batch kernel metrics.kernel._compiled built" in lines
+    assert "OK    kernel: compiled record reader consumers.fetch._records built" in lines
 
 
 def test_the_command_prints_one_line_per_finding_and_exits_0(
@@ -336,7 +337,20 @@ def test_a_missing_compiled_kernel_is_a_warning_with_advice(
 
     findings = run_checks(healthy_settings, TIMEOUT, only=["kernel"])
 
-    (finding,) = findings
-    assert finding.status is Status.WARN
-    assert "runs the reference kernel" in finding.message
-    assert "C compiler" in finding.advice
+    kernel, reader = findings
+    assert kernel.status is Status.WARN
+    assert "runs the reference kernel" in kernel.message
+    assert "C compiler" in kernel.advice
+    assert reader.status is Status.OK
+
+
+def test_a_missing_record_reader_is_a_warning_with_advice(
+    healthy_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "consumers.fetch._records", None)
+
+    kernel, reader = run_checks(healthy_settings, TIMEOUT, only=["kernel"])
+
+    assert kernel.status is Status.OK
+    assert reader.status is Status.WARN
+    assert "kafka-python reads" in reader.message and "C compiler" in reader.advice
