@@ -26,6 +26,7 @@ from kafka.structs import OffsetAndMetadata
 
 from consumers.dead_letter import DeadLetterPublisher
 from consumers.fetch import install as install_record_reader
+from consumers.fetch import raw_records
 from consumers.sensor import LoggingSensor, Sensor
 from consumers.sink import (
     BatchSummary,
@@ -220,7 +221,7 @@ class ConsumerLoop:
             if not messages:
                 continue
             topic, partition = tp.topic, tp.partition
-            records += [RawRecord(topic, partition, m.offset, m.value, m.key) for m in messages]
+            records += raw_records(messages, topic, partition)
             ends[tp] = messages[-1].offset + 1
         if not records:
             if not pending:

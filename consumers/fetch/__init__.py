@@ -30,6 +30,8 @@ from kafka.consumer.fetcher import Fetcher
 from kafka.protocol.consumer.offsets import IsolationLevel
 from kafka.record.memory_records import MemoryRecords
 
+from events.batch import RawRecord
+
 log = logging.getLogger(__name__)
 
 COMPILED_MODULE = "consumers.fetch._records"
@@ -139,6 +141,15 @@ class CompiledPartitionRecords(Fetcher.PartitionRecords):
         self._at = after
         self.records_read += after - before
         self.bytes_read += sum(sizes[before:after])
+
+
+def raw_records(messages: list[Any], topic: str, partition: int) -> list[RawRecord]:
+    """The RawRecords of one partition's polled ConsumerRecords."""
+    module = _compiled()
+    if module is not None:
+        records: list[RawRecord] = module.raw_records(messages, topic, partition, RawRecord)
+        return records
+    return [RawRecord(topic, partition, m.offset, m.value, m.key) for m in messages]
 
 
 def install(consumer: KafkaConsumer) -> bool:

@@ -281,3 +281,17 @@ cdef _batch(
         sizes.append(length)
         state.next_offset = offset + 1
     state.last_next = base_offset + last_offset_delta + 1 if magic == 2 else None
+
+
+def raw_records(list messages, str topic, int partition, object raw_type):
+    """``raw_type(topic, partition, offset, value, key)`` of each ConsumerRecord."""
+    cdef list out = []
+    cdef object m
+    cdef tuple t
+    for m in messages:
+        if not isinstance(m, tuple):
+            raise TypeError(f"not a ConsumerRecord: {m!r}")
+        t = <tuple>m
+        # A ConsumerRecord: offset 3, key 6, value 7.
+        out.append(_tuple_new(raw_type, (topic, partition, t[3], t[7], t[6])))
+    return out

@@ -25,7 +25,8 @@ from kafka.record.legacy_records import LegacyRecordBatchBuilder
 from kafka.record.memory_records import MemoryRecords
 from kafka.record.util import calc_crc32c
 
-from consumers.fetch import CompiledPartitionRecords, compiled_available
+from consumers.fetch import CompiledPartitionRecords, compiled_available, raw_records
+from events.batch import RawRecord
 
 TP = TopicPartition("complaints.case-events", 3)
 GZIP = 1
@@ -255,3 +256,16 @@ def test_a_fetch_from_the_middle_of_a_compressed_batch_skips_what_comes_before(
 ) -> None:
     data = encode(Batch([(b"k", b"v%d" % i, []) for i in range(6)], 0, compression=GZIP))
     same_reading(data, fetch_offset, [2, 2, 2, 2])
+
+
+def test_polled_records_become_raw_records_with_their_fields() -> None:
+    data = encode(Batch([(b"C-1", b'{"a":1}', [("h", b"x")]), (None, b"{}", [])], 7))
+    messages = CompiledPartitionRecords(7, TP, MemoryRecords(data)).take(None)
+    stock = Fetcher.PartitionRecords(7, TP, MemoryRecords(data)).take(None)
+    expected = [
+        RawRecord(TP.topic, TP.partition, 7, b'{"a":1}', b"C-1"),
+        RawRecord(TP.topic, TP.partition, 8, b"{}", None),
+    ]
+    assert raw_records(messages, TP.topic, TP.partition) == expected
+    assert raw_records(stock, TP.topic, TP.partition) == expected
+    assert all(type(r) is RawRecord for r in raw_records(messages, TP.topic, TP.partition))
