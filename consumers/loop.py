@@ -245,9 +245,16 @@ class ConsumerLoop:
         ends: dict[TopicPartition, int],
         started: float,
     ) -> None:
-        """A batch is stored: dead-letter its invalid records, commit its offsets."""
-        self._dead_letter(consumer, summary)
-        self._commit(consumer, ends)
+        """A batch is stored: dead-letter its invalid records, commit its offsets.
+
+        If the sink failed meanwhile, the batch's effects (its dead letters
+        among them) may have been lost with it: its offsets are not
+        committed, and the loop goes back to the sink's stored positions
+        (after a Redis loss, once `rebuild` queued the letters again)."""
+        if self._dead_letter(consumer, summary):
+            self._commit(consumer, ends)
+        else:
+            self.needs_seek = True
         self.sensor.on_batch(
             self.config.group, summary, time.perf_counter() - started, self.lag(consumer)
         )
@@ -331,7 +338,10 @@ class ConsumerLoop:
         False if the sink is out."""
         if not self._seek_to_stored(consumer):
             return False
-        self._dead_letter(consumer, BatchSummary())
+        if not self._dead_letter(consumer, BatchSummary()):
+            self.needs_seek = True
+            self._wait_polling(consumer, self.config.retry_initial)
+            return False
         return True
 
     def _seek_to_stored(self, consumer: KafkaConsumer) -> bool:
@@ -358,16 +368,17 @@ class ConsumerLoop:
         self.needs_seek = False
         return True
 
-    def _dead_letter(self, consumer: KafkaConsumer, summary: BatchSummary) -> None:
+    def _dead_letter(self, consumer: KafkaConsumer, summary: BatchSummary) -> bool:
+        """Publish the batch's dead letters; False if the sink failed on the way."""
         for record, reason in summary.invalid:
             self.sensor.on_dead_letter(
                 self.config.group, record.topic, record.partition, record.offset, reason
             )
         if self.dead_letters is None:
-            return
+            return True
         outbox = isinstance(self.sink, DeadLetterOutbox)
         if not summary.invalid and not outbox:
-            return
+            return True
         delay = self.config.retry_initial
         while True:
             try:
@@ -387,18 +398,20 @@ class ConsumerLoop:
                         self.sink.clear_dead_letters(pending)
                 else:
                     self.dead_letters.publish(summary.invalid)
-                return
+                return True
             except (SinkUnavailable, SinkNotReady) as exc:
-                self.sensor.on_error(self.config.group, exc, delay)
-                if self.stop_event.wait(delay):
-                    return  # still pending in the sink: published after the restart
+                # Still pending in the sink, or lost with it (then `rebuild`
+                # queues them again): the caller goes back to the stored
+                # positions, waiting there until the sink is back.
+                self.sensor.on_error(self.config.group, exc, self.config.retry_initial)
+                return False
             except KafkaError as exc:
                 self.sensor.on_error(self.config.group, exc, delay)
                 if self.stop_event.wait(delay):
                     # Stopping: the effects are stored; the records will be
                     # skipped on redelivery, so publish once more and give up.
                     log.error("%s: dead letters not confirmed before shutdown", self.config.group)
-                    return
+                    return True
                 delay = min(delay * 2, self.config.retry_max)
 
     def _commit(self, consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> None:

@@ -564,11 +564,16 @@ class RedisSink:
             return []
         try:
             pipe = self.client.pipeline(transaction=False)
+            pipe.exists(keys.META)
             for partition in owned:
                 pipe.lrange(keys.dead_letter_outbox(self.group, partition), 0, -1)
-            lists = pipe.execute()
+            built, *lists = pipe.execute()
         except redis.RedisError as exc:
             raise SinkUnavailable(f"Redis: {exc}") from exc
+        if not built:
+            # Redis lost the read model, and with it the letters stored with
+            # the batches: `rebuild` queues them again.
+            raise SinkNotReady(REBUILD_ADVICE)
         return [_from_outbox_entry(item) for raw in lists for item in raw]
 
     def clear_dead_letters(self, published: Sequence[tuple[RawRecord, str]]) -> None:
