@@ -121,10 +121,10 @@ def read(object buffer, str topic, int partition, bint check_crcs):
     """Read one partition's fetched bytes.
 
     Returns None when a batch is of a legacy format or a varint is wider
-    than 64 bits (kafka-python reads the fetch), else ``(records, sizes, state, error)``: every ConsumerRecord in
-    order, their sizes in bytes, the reader's state at the end, and the
-    error that stopped the reading (None if none), to be raised after the
-    records.
+    than 64 bits (kafka-python reads the fetch), else ``(records, sizes,
+    state, error)``: every ConsumerRecord in order, their sizes in bytes,
+    the reader's state at the end, and the error that stopped the reading
+    (None if none), to be raised after the records.
     """
     cdef const unsigned char[:] view = buffer
     cdef Py_ssize_t total = view.shape[0]
@@ -139,12 +139,10 @@ def read(object buffer, str topic, int partition, bint check_crcs):
     while total - pos >= LOG_OVERHEAD:
         length = _be32(base + pos + 8)
         slice_end = pos + LOG_OVERHEAD + length
-        if slice_end > total:
-            break
-        if slice_end - pos >= MAGIC_OFFSET + 1 and <signed char>base[pos + MAGIC_OFFSET] <= 1:
+        if slice_end > total or slice_end - pos <= MAGIC_OFFSET:
+            break  # the end, or a batch too short (corrupt: found below, in order)
+        if <signed char>base[pos + MAGIC_OFFSET] <= 1:
             return None
-        if slice_end - pos < MAGIC_OFFSET + 1:
-            break  # found corrupt below, in order
         pos = slice_end
 
     pos = 0
@@ -221,7 +219,6 @@ cdef _batch(
         r.pos = 0
         r.end = len(data)
     else:
-        data = buffer
         r.data = b
         r.pos = HEADER_SIZE
         r.end = size

@@ -46,6 +46,35 @@ def produce(bootstrap: str, topic: str, values: list[tuple[str, bytes]]) -> None
     producer.close()
 
 
+def opened_then_moved(
+    prefix: str, count: int, moves: Sequence[tuple[str, str]]
+) -> list[tuple[str, bytes]]:
+    """``count`` cases opened, then each moved at (hour, stage) of ``moves`` in turn."""
+    scripts = [CaseScript(f"{prefix}{i}") for i in range(count)]
+    values = [(s.case_id, encode(s.opened())) for s in scripts]
+    values += [
+        (
+            s.case_id,
+            encode(s.next(c.STAGE_CHANGED, f"2026-11-24T{hour}:00:00+08:00", to_stage=stage)),
+        )
+        for hour, stage in moves
+        for s in scripts
+    ]
+    return values
+
+
+def consumer_loop(
+    bootstrap: str, topic: str, group: str, sink: RedisSink, **config: int
+) -> ConsumerLoop:
+    """A metrics consumer loop on ``sink``, dead-lettering to ``topic``.dlq."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    return ConsumerLoop(
+        LoopConfig(bootstrap=bootstrap, topic=topic, group=group, embedded=True, **config),
+        sink,
+        DeadLetterPublisher(producer, f"{topic}.dlq", group),
+    )
+
+
 class RunningLoop:
     def __init__(self, loop: ConsumerLoop) -> None:
         self.loop = loop
@@ -67,11 +96,7 @@ def start_loop(
     def start(topic: str, group: str) -> RunningLoop:
         client = redis.Redis.from_url(valkey_url)
         sink = RedisSink(client, group, SHANGHAI, dead_letter_outbox=True)
-        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-        config = LoopConfig(bootstrap=kafka_bootstrap, topic=topic, group=group, embedded=True)
-        loop = RunningLoop(
-            ConsumerLoop(config, sink, DeadLetterPublisher(producer, f"{topic}.dlq", group))
-        )
+        loop = RunningLoop(consumer_loop(kafka_bootstrap, topic, group, sink))
         running.append(loop)
         return loop
 
@@ -256,16 +281,7 @@ def test_large_batches_stored_in_chunks_are_committed_and_dead_lettered_once(
     # Batches of up to 500 records stored in chunks of 9: every record applied
     # or dead-lettered exactly once, Kafka's commits following the stored offsets.
     client = redis_client  # emptied
-    scripts = [CaseScript(f"C-CH{i}") for i in range(60)]
-    values = [(s.case_id, encode(s.opened())) for s in scripts]
-    values += [
-        (
-            s.case_id,
-            encode(s.next(c.STAGE_CHANGED, f"2026-11-24T{hour}:00:00+08:00", to_stage=stage)),
-        )
-        for hour, stage in (("11", "investigation"), ("12", "resolution"))
-        for s in scripts
-    ]
+    values = opened_then_moved("C-CH", 60, [("11", "investigation"), ("12", "resolution")])
     invalid = [(f"C-CH{i}", b"{broken %d" % i) for i in range(0, 60, 7)]
     produce(kafka_bootstrap, new_topic, values + invalid)
     sink = RedisSink(
@@ -275,13 +291,7 @@ def test_large_batches_stored_in_chunks_are_committed_and_dead_lettered_once(
         dead_letter_outbox=True,
         chunk_records=9,
     )
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    config = LoopConfig(
-        bootstrap=kafka_bootstrap, topic=new_topic, group=new_group_id, embedded=True
-    )
-    loop = RunningLoop(
-        ConsumerLoop(config, sink, DeadLetterPublisher(producer, f"{new_topic}.dlq", new_group_id))
-    )
+    loop = RunningLoop(consumer_loop(kafka_bootstrap, new_topic, new_group_id, sink))
     try:
         letters = read_dead_letters(kafka_bootstrap, f"{new_topic}.dlq", len(invalid))
         wait_for(
@@ -347,30 +357,14 @@ def test_a_pipelined_batch_is_committed_only_after_it_is_settled(
     # Batches of 40 stored in chunks of 7 while the next batch is polled: Kafka's
     # commits never pass what Redis stores, and everything ends stored once.
     client = redis_client  # emptied
-    scripts = [CaseScript(f"C-PL{i}") for i in range(150)]
-    values = [(s.case_id, encode(s.opened())) for s in scripts]
-    values += [
-        (s.case_id, encode(s.next(c.STAGE_CHANGED, "2026-11-24T11:00:00+08:00", to_stage=stage)))
-        for stage in ("investigation",)
-        for s in scripts
-    ]
+    values = opened_then_moved("C-PL", 150, [("11", "investigation")])
     produce(kafka_bootstrap, new_topic, values)
     sink = WatchedSink(redis.Redis.from_url(valkey_url), new_group_id, SHANGHAI, chunk_records=7)
     sink.topic, sink.violations = new_topic, []
     assert isinstance(sink, PipelinedSink)
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    config = LoopConfig(
-        bootstrap=kafka_bootstrap,
-        topic=new_topic,
-        group=new_group_id,
-        embedded=True,
-        batch_size=40,
-    )
-    consumer_loop = ConsumerLoop(
-        config, sink, DeadLetterPublisher(producer, f"{new_topic}.dlq", new_group_id)
-    )
-    sink.loop = consumer_loop
-    loop = RunningLoop(consumer_loop)
+    pipelined = consumer_loop(kafka_bootstrap, new_topic, new_group_id, sink, batch_size=40)
+    sink.loop = pipelined
+    loop = RunningLoop(pipelined)
     try:
         wait_for(
             lambda: int(client.hget(keys.EVENT_COUNTERS, "applied") or 0) == len(values),
@@ -381,7 +375,7 @@ def test_a_pipelined_batch_is_committed_only_after_it_is_settled(
     assert sink.violations == []
     assert sink.checks > 0
     assert sink.settled >= len(values) // 40
-    assert consumer_loop.in_flight is None
+    assert pipelined.in_flight is None
     consumer = KafkaConsumer(
         bootstrap_servers=kafka_bootstrap, group_id=new_group_id, enable_auto_commit=False
     )

@@ -12,7 +12,7 @@ the same.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -91,7 +91,7 @@ def layout(batches: list[Batch]) -> list[Batch]:
     placed, offset = [], batches[0].base_offset if batches else 0
     for b in batches:
         span = max(0, len(b.records) - 1) * (1 + b.gaps)
-        placed.append(Batch(**{**b.__dict__, "base_offset": offset}))
+        placed.append(replace(b, base_offset=offset))
         offset += span + 1
     return placed
 
@@ -181,12 +181,9 @@ def test_whole_fetches_are_read_alike(
     given_batches: list[Batch], controls: list[bool], base: int, skip: int, ns: list[int | None]
 ) -> None:
     placed = layout(
-        [
-            Batch(**{**b.__dict__, "control": c})
-            for b, c in zip(given_batches, controls + [False] * 5, strict=False)
-        ]
+        [replace(b, control=c) for b, c in zip(given_batches, controls + [False] * 5, strict=False)]
     )
-    placed = [Batch(**{**b.__dict__, "base_offset": b.base_offset + base}) for b in placed]
+    placed = [replace(b, base_offset=b.base_offset + base) for b in placed]
     data = b"".join(encode(b) for b in placed)
     part = same_reading(data, base + max(skip, 0), ns)
     assert part._read is not None  # read by the compiled reader, not handed back
