@@ -23,6 +23,7 @@ from libc.math cimport NAN, copysign, floor, fmod, isnan, modf, nearbyint
 
 from array import array
 from datetime import datetime
+from itertools import islice
 
 import orjson
 
@@ -148,6 +149,7 @@ cdef Py_ssize_t CACHE_LIMIT = 65536
 # The states a kernel keeps to give back instead of decoding their stored
 # form again: about 700 bytes each with their footprint.
 cdef Py_ssize_t WRITTEN_STATES = 20000
+WRITTEN_STATES_LIMIT = WRITTEN_STATES
 
 # -- events ------------------------------------------------------------------------------
 
@@ -993,9 +995,16 @@ cdef class CompiledKernel:
         return _decode_state(case_id, raw)
 
     cdef void remember(self, KState st):
-        if len(self.written) >= WRITTEN_STATES:
-            self.written.clear()
-        self.written[st.case_id] = st
+        """Keep ``st`` as its case's last written state. The cache keeps the
+        states written last: when full, the quarter written longest ago goes
+        (a case comes back after thousands of other events; emptying it all
+        would decode every case again)."""
+        cdef dict written = self.written
+        written.pop(st.case_id, None)  # re-inserted last: the order is of writing
+        if len(written) >= WRITTEN_STATES:
+            for case_id in list(islice(written, WRITTEN_STATES // 4)):
+                del written[case_id]
+        written[st.case_id] = st
 
     def run(self, decoded, states, double now):
         cdef _Run run = _Run(self, now)
