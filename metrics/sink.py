@@ -26,11 +26,6 @@ stored over other records than its own. ``apply`` returns only once every
 chunk is stored. A crash, a lost connection or a refusal in the middle
 leaves the chunks before it stored with their offsets (and dead letters),
 like smaller batches; their records are skipped when they come again.
-
-The states the sink stored itself are kept (``metrics.state_cache``) and
-not read back while its partitions' stored offsets show that nobody else
-wrote them since: the first read then carries the marker and the offsets
-and only the states of cases not kept.
 """
 
 from __future__ import annotations
@@ -41,7 +36,7 @@ import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -57,7 +52,6 @@ from metrics import keys
 from metrics.kernel import load_kernel
 from metrics.kernel.api import BatchKernel, Decoded, KernelOutput, State, case_ids
 from metrics.pipeline import Pipe
-from metrics.state_cache import StoredStates, TopicPartition
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +112,6 @@ class _Chunk:
     end: int
     summary: BatchSummary
     offsets: list[int]  # the partitions' offsets once it is stored (-1: none)
-    states: dict[str, State] = field(default_factory=dict)  # the cases it changed
 
 
 _NOTHING: Final = b"OK"  # the answer of a chunk with nothing to store
@@ -133,8 +126,6 @@ class _Sent:
     count: int  # the chunks the attempt was cut into
     stores: _Stores
     pipe: Pipe | None
-    build: bytes | None = None  # the build marker's built_at at the first read
-    case_partitions: dict[str, TopicPartition] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -250,8 +241,6 @@ class RedisSink:
         self._carried: BatchSummary | None = None
         # The batch submitted and not settled yet (see submit).
         self._pending: _Pending | None = None
-        # The states this sink stored, not read back while still the stored ones.
-        self.stored_states = StoredStates()
 
     # -- positions and readiness --------------------------------------------------
 
@@ -386,19 +375,10 @@ class RedisSink:
         else:
             count = max(1, min(DEFAULT_CHUNKS, size // MIN_CHUNK_RECORDS))
         bounds = [size * i // count for i in range(count + 1)]
-        # Each case's partition, and the states this sink stored itself of
-        # the batch's cases: not read, if their partitions pass the check below.
-        case_partitions = {
-            event.case_id: (record.topic, record.partition)
-            for record, event, _ in decoded
-            if event is not None
-        }
-        kept = self.stored_states.candidates(case_partitions)
-        # Each chunk's cases, and those it reads: the ones no earlier chunk has
-        # and not kept.
+        # Each chunk's cases, and those it reads: the ones no earlier chunk has.
         chunk_ids = [case_ids(decoded[bounds[i] : bounds[i + 1]]) for i in range(count)]
         new_ids: list[list[str]] = []
-        seen: set[str] = set(kept)
+        seen: set[str] = set()
         for ids in chunk_ids:
             new_ids.append([i for i in ids if i not in seen])
             seen.update(ids)
@@ -406,12 +386,11 @@ class RedisSink:
 
         # The first read: marker, offsets and the first chunk's cases.
         started = time.perf_counter()
-        built, values, build = self._read_script(
+        built, values = self._read_script(
             keys=[keys.META, *offset_keys, *[_CASE + i for i in first_ids]]
         )
         self.timings.read_wait += time.perf_counter() - started
         if not built:
-            self.stored_states.forget()
             raise SinkNotReady(REBUILD_ADVICE)
         stored_values = values[: len(offset_keys)]
         raw_states: dict[str, bytes | None] = dict(
@@ -420,28 +399,13 @@ class RedisSink:
         # Per partition (in the order of ``partitions``): the stored offset, and
         # the one stored once the chunks so far are (-1: none).
         floor = [int(v) if v is not None else -1 for v in stored_values]
-        if len(self.stored_states):
-            trusted = self.stored_states.check(build, dict(zip(partitions, floor, strict=True)))
-            doubted = [
-                i for i, (tp, _) in kept.items() if tp not in trusted or case_partitions[i] != tp
-            ]
-            if doubted:
-                # Someone else may have written them: read them, before any write.
-                started = time.perf_counter()
-                _, read_values, _ = self._read_script(
-                    keys=[keys.META, *[_CASE + i for i in doubted]]
-                )
-                self.timings.read_wait += time.perf_counter() - started
-                raw_states.update(zip(doubted, read_values, strict=True))
-                for case_id in doubted:
-                    del kept[case_id]
         position = {tp: i for i, tp in enumerate(partitions)}
         offsets = floor
         expected = orjson.dumps([_text(v) if v is not None else False for v in stored_values])
 
         pipe = Pipe(self.client) if count > 1 else None
         stores = _Stores(pipe, self.timings)
-        sent = _Sent(decoded, partitions, count, stores, pipe, build, case_partitions)
+        sent = _Sent(decoded, partitions, count, stores, pipe)
         try:
             # The later chunks' reads, sent before any chunk's write: each reads
             # cases no earlier chunk touches, so no earlier write changes them.
@@ -452,7 +416,7 @@ class RedisSink:
                     read_keys = [keys.META, *[_CASE + i for i in new_ids[index]]]
                     ticket = pipe.send("EVAL", READ_SCRIPT, len(read_keys), *read_keys)
                     reads.append((index, new_ids[index], ticket))
-            known: dict[str, State | None] = {i: state for i, (_, state) in kept.items()}
+            known: dict[str, State | None] = {}
             for index in range(count):
                 stores.collect(wait=False)
                 if stores.stopped:
@@ -479,7 +443,7 @@ class RedisSink:
                     assert pipe is not None
                     _, ids, ticket = reads.popleft()
                     started = time.perf_counter()
-                    _, read_values, _ = pipe.reply(ticket)
+                    _, read_values = pipe.reply(ticket)
                     self.timings.read_wait += time.perf_counter() - started
                     raw_states.update(zip(ids, read_values, strict=True))
                 states: dict[str, State | None] = {}
@@ -492,7 +456,6 @@ class RedisSink:
                         known[case_id] = states[case_id] = state
                 out = kernel.run(fresh, states, now)
                 known.update(out.states)
-                chunk.states = out.states
                 _summarize(out, chunk.summary)
                 script_keys, args = self._store_args(out, offset_keys, expected, new_offsets)
                 if pipe is not None:
@@ -509,7 +472,6 @@ class RedisSink:
                 offsets = new_offsets
         except BaseException:
             # Learn which chunks sent so far were stored, then give up.
-            self.stored_states.forget()
             with contextlib.suppress(Exception):
                 stores.collect(wait=True)
             self._close(sent, done)
@@ -535,16 +497,13 @@ class RedisSink:
             stores.collect(wait=True)
         finally:
             self._close(sent, done)
-        stored = {chunk.start for chunk in stores.stored}
-        computed = [chunk for chunk, _, _ in stores.chunks]
-        complete = len(stored) == len(computed) == count
-        if not complete or stores.error is not None or stores.not_ready:
-            self.stored_states.forget()
         if stores.error is not None:
             raise stores.error
         if stores.not_ready:
             raise SinkNotReady(REBUILD_ADVICE)
-        if not complete:
+        stored = {chunk.start for chunk in stores.stored}
+        computed = [chunk for chunk, _, _ in stores.chunks]
+        if len(stored) < len(computed) or len(computed) < count:
             # Recompute what is not stored, from the offsets as they are now.
             end = computed[-1].end if computed else 0
             rest = [
@@ -554,16 +513,6 @@ class RedisSink:
         done.offsets = {
             p: o for (_, p), o in zip(sent.partitions, computed[-1].offsets, strict=True) if o >= 0
         }
-        partition_of = sent.case_partitions
-        self.stored_states.confirm(
-            sent.build,
-            dict(zip(sent.partitions, computed[-1].offsets, strict=True)),
-            (
-                (case_id, partition_of[case_id], state)
-                for chunk in computed
-                for case_id, state in chunk.states.items()
-            ),
-        )
         return None
 
     def _store_args(

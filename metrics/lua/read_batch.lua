@@ -5,9 +5,7 @@
 -- KEYS[2..n]   the stored-offset keys of the batch's partitions, then the
 --              state keys of its cases
 --
--- Returns {1 or 0 (marker present), {value or false per key of KEYS[2..n]},
--- the marker's built_at (false: none)}. The sink keeps the states it stored
--- under one built_at (metrics/state_cache.py): a rebuild writes another.
+-- Returns {1 or 0 (marker present), {value or false per key of KEYS[2..n]}}.
 
 -- MGET in slices (one call per key costs Lua a round trip into the server each).
 local values = {}
@@ -17,9 +15,4 @@ for first = 2, #KEYS, 1000 do
     values[#values + 1] = got[j]
   end
 end
-local built = redis.call('EXISTS', KEYS[1])
-local built_at = false
-if built == 1 and redis.call('TYPE', KEYS[1]).ok == 'hash' then
-  built_at = redis.call('HGET', KEYS[1], 'built_at')
-end
-return {built, values, built_at}
+return {redis.call('EXISTS', KEYS[1]), values}
