@@ -10,7 +10,7 @@ The metrics consumer reads the fetched records with its compiled reader
 (``consumers.fetch``); the bare loop with kafka-python's own, as any
 kafka-python loop does.
 
-The machine is noisy (its bare loop ranges over 70,000 to 120,000 events/s
+The machine is noisy (its bare loop ranges over 70,000 to 140,000 events/s
 between runs): each round runs the bare loop, then the metrics consumer,
 and the median round's ratio is reported with every round's.
 
