@@ -192,9 +192,10 @@ class ConsumerLoop:
         stored in this step, if any.
 
         With a pipelined sink, a batch's last stores run while the next poll
-        parses the next records: the batch is submitted in one step and
-        settled in the next, right after its poll (which then does not wait
-        for records), and its offsets are committed only then.
+        parses the next records and the sink stages them (decodes them and
+        sends their reads): the batch is submitted in one step and settled in
+        the next, right after that (its poll does not wait for records), and
+        its offsets are committed only then.
         """
         if self.needs_seek and self.in_flight is not None:
             self.settle_in_flight()
@@ -205,15 +206,6 @@ class ConsumerLoop:
             timeout_ms=0 if pending else self.config.poll_timeout_ms,
             max_records=self.config.batch_size,
         )
-        settled = self.settle_in_flight() if pending else None
-        if pending and settled is None:
-            # Not stored (or settled inside a rebalance): these records were
-            # polled past what is stored. Drop them; the next step seeks first.
-            return None
-        if self.needs_seek:
-            # A rebalance happened inside poll: these records may start past
-            # the stored position. Drop them; the next step seeks first.
-            return None
         records: list[RawRecord] = []
         # The next offset to commit per partition (a partition's records come in offset order).
         ends: dict[TopicPartition, int] = {}
@@ -223,6 +215,17 @@ class ConsumerLoop:
             topic, partition = tp.topic, tp.partition
             records += raw_records(messages, topic, partition)
             ends[tp] = messages[-1].offset + 1
+        if pending and records and not self.needs_seek and isinstance(self.sink, PipelinedSink):
+            self.sink.stage(records)
+        settled = self.settle_in_flight() if pending else None
+        if pending and settled is None:
+            # Not stored (or settled inside a rebalance): these records were
+            # polled past what is stored. Drop them; the next step seeks first.
+            return None
+        if self.needs_seek:
+            # A rebalance happened inside poll: these records may start past
+            # the stored position. Drop them; the next step seeks first.
+            return None
         if not records:
             if not pending:
                 self.sensor.on_idle(self.config.group, self.lag(consumer))

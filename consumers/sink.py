@@ -66,13 +66,19 @@ class Sink(Protocol):
 class PipelinedSink(Protocol):
     """A sink that can store a batch while the loop polls the next one.
 
-    ``submit`` computes the batch and starts storing it; ``settle`` waits
+    ``stage`` may begin the next batch while one is in flight (read-only
+    work); ``submit`` computes the batch and starts storing it; ``settle`` waits
     until it is stored and gives its summary (None if nothing was
     submitted). Only after ``settle`` returned are the batch's effects and
     offsets stored, so only then are its offsets committed. Both raise
     SinkUnavailable or SinkNotReady as ``apply`` does; a failed batch is
     settled all the same (what was not stored is polled again).
     """
+
+    def stage(self, records: Sequence[RawRecord]) -> None:
+        """Begin the next batch while the one submitted is stored: only what
+        changes nothing. ``submit`` with the same records takes it up."""
+        ...
 
     def submit(self, records: Sequence[RawRecord]) -> None: ...
 

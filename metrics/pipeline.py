@@ -16,8 +16,9 @@ came back at the end of the batch.)
 On Redis Cluster the connection goes to the primary that holds the read
 model's slot (every model key shares the hash tag ``{m}``, see
 metrics.keys), found through the cluster client's slot map; a reply that
-redirects (MOVED, ASK, TRYAGAIN) is an error like any other, and the
-client's own next call brings its map up to date.
+redirects (MOVED, ASK, TRYAGAIN) is an error like any other; the caller
+passes a MOVED on to the client's slot map (``learn_redirect``), so that the
+next pipe goes to the slot's new primary.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, cast
 import hiredis
 import redis
 from redis.connection import ConnectionInterface, ConnectionPoolInterface
+from redis.exceptions import MovedError
 
 from metrics import keys
 
@@ -49,12 +51,22 @@ def model_node(client: redis.Redis) -> redis.Redis:
     return client
 
 
+def learn_redirect(client: redis.Redis, error: BaseException) -> None:
+    """On Redis Cluster, move the slot of a MOVED reply in the client's slot
+    map (a pipe does not follow redirections; this is what the cluster
+    client does when it meets one itself)."""
+    if isinstance(client, redis.RedisCluster) and isinstance(error, MovedError):
+        client.nodes_manager.move_slot(error)
+
+
 class Pipe:
     """Commands sent at once, replies read later in the order they were sent.
 
     ``send`` returns a ticket; ``reply(ticket)`` reads the replies up to it
     (keeping the earlier ones) and returns it, or raises the error Redis
-    answered with. A broken connection (ConnectionError, TimeoutError)
+    answered with. Each reply is handed out once; ``discard(ticket)``
+    gives up one that is not wanted (read in its turn and dropped), so a
+    pipe kept open from batch to batch keeps no reply it will not give. A broken connection (ConnectionError, TimeoutError)
     loses every reply still unread (the commands may or may not have run)
     and breaks the pipe: every later call raises that error again, rather
     than reconnect and take another command's reply for a lost one.
@@ -67,8 +79,11 @@ class Pipe:
         self._pool: ConnectionPoolInterface = model_node(client).connection_pool
         self._connection: ConnectionInterface | None = self._pool.get_connection()
         self._sent = 0
-        # The replies read so far, by ticket (an error answered is kept as its exception).
-        self._replies: list[Any] = []
+        self._received = 0
+        # The replies read and not handed out yet, by ticket (an error answered
+        # is kept as its exception), and the tickets whose replies nobody wants.
+        self._replies: dict[int, Any] = {}
+        self._unwanted: set[int] = set()
         self._broken: Exception | None = None
 
     def send(self, *args: str | bytes | int) -> int:
@@ -96,22 +111,38 @@ class Pipe:
         return self._sent - 1
 
     def reply(self, ticket: int) -> Any:
-        """The reply to ``ticket`` (reading, in order, every reply before it)."""
-        while len(self._replies) <= ticket:
+        """The reply to ``ticket`` (reading, in order, every reply before it);
+        once only."""
+        while self._received <= ticket:
             self._read_one()
-        reply = self._replies[ticket]
+        try:
+            reply = self._replies.pop(ticket)
+        except KeyError:
+            raise ValueError(f"the reply to ticket {ticket} was handed out or discarded") from None
         if isinstance(reply, redis.ResponseError):
             raise reply
         return reply
 
+    def discard(self, ticket: int) -> None:
+        """Give up the reply to ``ticket``: it is dropped when it arrives."""
+        if ticket < self._received:
+            self._replies.pop(ticket, None)
+        elif ticket < self._sent:
+            self._unwanted.add(ticket)
+
+    @property
+    def broken(self) -> bool:
+        """True once the connection failed (every later call raises)."""
+        return self._broken is not None
+
     def pending(self) -> int:
         """Commands sent whose replies are not read yet."""
-        return self._sent - len(self._replies)
+        return self._sent - self._received
 
     def ready(self, ticket: int) -> bool:
         """True when the reply to ``ticket`` can be had without waiting for
         Redis: it was read, or it is the next and has begun to arrive."""
-        read = len(self._replies)
+        read = self._received
         if ticket < read:
             return True
         if ticket > read:
@@ -127,7 +158,7 @@ class Pipe:
         connection, self._connection = self._connection, None
         if connection is None:
             return
-        if self.pending():
+        if self.pending() or self._broken is not None:
             connection.disconnect()
         self._pool.release(connection)
 
@@ -147,7 +178,12 @@ class Pipe:
         except Exception as exc:
             self._broken = exc
             raise
-        self._replies.append(reply)
+        ticket = self._received
+        self._received += 1
+        if ticket in self._unwanted:
+            self._unwanted.remove(ticket)
+        else:
+            self._replies[ticket] = reply
 
     def __enter__(self) -> Pipe:
         return self

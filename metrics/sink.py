@@ -26,6 +26,14 @@ stored over other records than its own. ``apply`` returns only once every
 chunk is stored. A crash, a lost connection or a refusal in the middle
 leaves the chunks before it stored with their offsets (and dead letters),
 like smaller batches; their records are skipped when they come again.
+
+The consumer loop stages the next batch while the one before is stored
+(``stage``): it is decoded, and its reads are sent on the same connection
+behind that batch's stores, so Redis runs them after the stores and they see
+every chunk of it. Only if settling that batch recomputes anything (it raced
+another writer) are they given up and sent again. The reads are plain MGETs:
+one command is one atomic read, and the offsets come in the same command as
+the first chunk's states.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import redis
-from redis.exceptions import RedisClusterException
+from redis.exceptions import MovedError, RedisClusterException
 
 from consumers.sink import BatchSummary, SinkNotReady, SinkUnavailable
 from events.batch import RawRecord
@@ -51,12 +59,11 @@ from events.scoring import DEFAULT_RULES, RuleSource
 from metrics import keys
 from metrics.kernel import load_kernel
 from metrics.kernel.api import BatchKernel, Decoded, KernelOutput, State, case_ids
-from metrics.pipeline import Pipe
+from metrics.pipeline import Pipe, learn_redirect
 
 log = logging.getLogger(__name__)
 
 APPLY_SCRIPT = (Path(__file__).parent / "lua" / "apply_batch.lua").read_text()
-READ_SCRIPT = (Path(__file__).parent / "lua" / "read_batch.lua").read_text()
 # KEYS[1] an outbox; ARGV the letters published from its head, in order.
 # Trims them only if they are still its head, all of them.
 TRIM_SCRIPT = """
@@ -102,6 +109,8 @@ class SinkTimings:
     store_wait: float = 0.0
     # Attempts that found the offsets moved (another writer) and recomputed.
     races: int = 0
+    # Batches whose reads were sent while the batch before them was stored.
+    staged: int = 0
 
 
 @dataclass(slots=True)
@@ -125,7 +134,43 @@ class _Sent:
     partitions: list[tuple[str, int]]
     count: int  # the chunks the attempt was cut into
     stores: _Stores
-    pipe: Pipe | None
+
+
+@dataclass(slots=True)
+class _Reads:
+    """An attempt's chunks and the reads of their cases, sent on ``pipe``.
+
+    ``marker`` asks whether the build marker is there; ``first`` reads the
+    offsets and the states of the first chunk's cases; each of ``later``
+    (chunk index, cases, ticket) the states of a later chunk's cases that no
+    earlier chunk has.
+    """
+
+    pipe: Pipe
+    bounds: list[int]  # chunk i is decoded[bounds[i] : bounds[i + 1]]
+    chunk_ids: list[list[str]]  # each chunk's cases
+    first_ids: list[str]
+    marker: int
+    first: int
+    later: deque[tuple[int, list[str], int]]
+
+    def discard(self) -> None:
+        """Give up the replies still to come (the attempt will not use them)."""
+        self.pipe.discard(self.marker)
+        self.pipe.discard(self.first)
+        for _, _, ticket in self.later:
+            self.pipe.discard(ticket)
+        self.later.clear()
+
+
+@dataclass(slots=True)
+class _Staged:
+    """The next batch, decoded, and its reads sent while the batch before it
+    is stored (see RedisSink.stage)."""
+
+    records: Sequence[RawRecord]
+    decoded: list[Decoded]
+    reads: _Reads | None  # None: not sent (submit reads)
 
 
 @dataclass(slots=True)
@@ -150,7 +195,7 @@ class _Stores:
     connection loses the answers not read yet: the attempt fails.
     """
 
-    def __init__(self, pipe: Pipe | None, timings: SinkTimings) -> None:
+    def __init__(self, pipe: Pipe, timings: SinkTimings) -> None:
         self.pipe = pipe
         self.timings = timings
         self.chunks: list[tuple[_Chunk, int | None, Any]] = []
@@ -174,7 +219,6 @@ class _Stores:
         while self._next < len(self.chunks):
             chunk, ticket, answer = self.chunks[self._next]
             if ticket is not None:
-                assert self.pipe is not None
                 try:
                     if not wait and not self.pipe.ready(ticket):
                         break
@@ -233,14 +277,17 @@ class RedisSink:
         # Records per chunk; None: DEFAULT_CHUNKS chunks a batch (see above).
         self.chunk_records = chunk_records
         self.timings = SinkTimings()
-        self._read_script = client.register_script(READ_SCRIPT)
-        self._apply_script = client.register_script(APPLY_SCRIPT)
         self._trim_script = client.register_script(TRIM_SCRIPT)
         # What chunks stored by a batch that then failed did: reported with
         # the next batch that succeeds (their records will not come again).
         self._carried: BatchSummary | None = None
         # The batch submitted and not settled yet (see submit).
         self._pending: _Pending | None = None
+        # The next batch, staged while the one submitted is stored (see stage).
+        self._staged: _Staged | None = None
+        # The connection of the reads and the chunks' stores: kept from a
+        # batch to the next while the next batch's reads wait on it.
+        self._pipe: Pipe | None = None
 
     # -- positions and readiness --------------------------------------------------
 
@@ -285,6 +332,7 @@ class RedisSink:
             return False
 
     def close(self) -> None:
+        self._drop_pipe()
         self.client.close()
 
     # -- the batch -------------------------------------------------------------------
@@ -304,13 +352,40 @@ class RedisSink:
         if self._pending is not None:
             raise RuntimeError("the batch submitted before is not settled")
         self.timings.batches += 1
-        partitions = sorted({(r.topic, r.partition) for r in records})
-        # Form checks need no state: do them once, outside the retry loop.
-        decoded = self.kernel.decode_all(records) if records else []
+        partitions = _partitions(records)
+        staged, self._staged = self._staged, None
+        reads: _Reads | None = None
+        if staged is not None and staged.records is records:
+            decoded, reads = staged.decoded, staged.reads
+        else:
+            if staged is not None and staged.reads is not None:
+                # Its reads are not wanted: start again on a connection from
+                # the pool (checked there) with no reply pending.
+                _discard(staged)
+                self._drop_pipe()
+            # Form checks need no state: do them once, outside the retry loop.
+            decoded = self.kernel.decode_all(records) if records else []
         done = BatchSummary()
         with self._failing(done):
-            sent = self._send(decoded, partitions, done) if decoded else None
+            sent = self._send(decoded, partitions, done, reads) if decoded else None
         self._pending = _Pending(partitions, done, sent)
+
+    def stage(self, records: Sequence[RawRecord]) -> None:
+        """Begin the next batch while the one submitted is being stored: decode
+        it and send its reads behind that batch's stores, on their
+        connection. Redis runs a connection's commands in order, so the reads
+        see every chunk of that batch stored; if settling it recomputes
+        anything, they are given up and ``submit`` reads again. Changes
+        nothing; ``submit`` with the same records (the same sequence) takes
+        it up, with others drops it. A Redis failure here is left for
+        ``settle`` and ``submit`` to meet and report."""
+        if self._staged is not None:
+            _discard(self._staged)
+        decoded = self.kernel.decode_all(records) if records else []
+        staged = self._staged = _Staged(records, decoded, None)
+        if decoded:
+            with contextlib.suppress(redis.RedisError, RedisClusterException):
+                staged.reads = self._send_reads(decoded, _partitions(records))
 
     def settle(self) -> BatchSummary | None:
         """Wait until the batch submitted is stored, recomputing what another
@@ -328,6 +403,8 @@ class RedisSink:
                     break
                 self.timings.races += 1
                 log.info("metrics batch raced another writer; recomputing")
+                if self._staged is not None:
+                    _discard(self._staged)  # read before what is stored now
                 sent = self._send(rest, pending.partitions, done)
         return self._with_carried(done)
 
@@ -338,29 +415,95 @@ class RedisSink:
         try:
             yield
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            self._carry(done)
+            self._failed(done)
             raise SinkUnavailable(f"Redis: {exc}") from exc
         except redis.ResponseError as exc:
-            # e.g. LOADING while Redis replays its data, or OOM: retry later.
-            self._carry(done)
+            # e.g. LOADING while Redis replays its data, or OOM: retry later;
+            # on Redis Cluster, a slot that moved: retry on its new primary.
+            learn_redirect(self.client, exc)
+            self._failed(done)
             raise SinkUnavailable(f"Redis refused: {exc}") from exc
         except (redis.RedisError, RedisClusterException) as exc:
             # Redis Cluster: a slot in migration (TRYAGAIN until the client
             # gives up), a failover, a node down. Nothing of the failed chunk
             # was written: retry.
-            self._carry(done)
+            self._failed(done)
             raise SinkUnavailable(f"Redis Cluster: {exc!r}") from exc
         except BaseException:
-            self._carry(done)
+            self._failed(done)
             raise
+
+    def _failed(self, done: BatchSummary) -> None:
+        """A batch failed: carry what its stored chunks did, and give up its
+        connection (replies may be lost or still to come on it)."""
+        self._carry(done)
+        self._drop_pipe()
+
+    def _open_pipe(self) -> Pipe:
+        if self._pipe is None:
+            self._pipe = Pipe(self.client)
+        return self._pipe
+
+    def _release_pipe(self) -> None:
+        """Give the connection back to its pool, unless the next batch's reads
+        still wait on it."""
+        pipe = self._pipe
+        staged = self._staged
+        if pipe is None or (staged is not None and staged.reads is not None):
+            return
+        if pipe.pending() == 0 or pipe.broken:
+            self._pipe = None
+            pipe.close()
+
+    def _drop_pipe(self) -> None:
+        pipe, self._pipe = self._pipe, None
+        if self._staged is not None:
+            self._staged.reads = None
+        if pipe is not None:
+            pipe.close()
+
+    def _send_reads(self, decoded: Sequence[Decoded], partitions: list[tuple[str, int]]) -> _Reads:
+        """Cut ``decoded`` into chunks and send the reads of their cases.
+
+        The first read takes the offsets and the first chunk's cases in one
+        MGET (one atomic read: the states hold what the offsets say), behind
+        a look at the marker; each later chunk's read, sent at once behind
+        it, the cases no earlier chunk has. Every read runs before any of the
+        chunks' writes, and no earlier chunk writes the cases a read takes.
+        (The apply script checks the marker and the offsets again.)
+        """
+        size = len(decoded)
+        if self.chunk_records is not None:
+            count = -(-size // max(1, self.chunk_records))
+        else:
+            count = max(1, min(DEFAULT_CHUNKS, size // MIN_CHUNK_RECORDS))
+        bounds = [size * i // count for i in range(count + 1)]
+        chunk_ids = [case_ids(decoded[bounds[i] : bounds[i + 1]]) for i in range(count)]
+        new_ids: list[list[str]] = []
+        seen: set[str] = set()
+        for ids in chunk_ids:
+            new_ids.append([i for i in ids if i not in seen])
+            seen.update(ids)
+        offset_keys = [keys.offset(self.group, t, p) for t, p in partitions]
+        pipe = self._open_pipe()
+        marker = pipe.send("EXISTS", keys.META)
+        first = pipe.send("MGET", *offset_keys, *[_CASE + i for i in new_ids[0]])
+        reads = _Reads(pipe, bounds, chunk_ids, new_ids[0], marker, first, deque())
+        for index in range(1, count):
+            if new_ids[index]:
+                ticket = pipe.send("MGET", *[_CASE + i for i in new_ids[index]])
+                reads.later.append((index, new_ids[index], ticket))
+        return reads
 
     def _send(
         self,
         decoded: Sequence[Decoded],
         partitions: list[tuple[str, int]],
         done: BatchSummary,
+        reads: _Reads | None = None,
     ) -> _Sent:
-        """Read, compute and send the stores of ``decoded`` chunk by chunk.
+        """Compute and send the stores of ``decoded`` chunk by chunk, from the
+        reads sent for them (``reads``; None: sent now).
 
         If it fails, the answers of the chunks sent are read first, and what
         the stored ones did is added to ``done``.
@@ -369,53 +512,40 @@ class RedisSink:
         now = self.clock()
         kernel = self.kernel
         offset_keys = [keys.offset(self.group, t, p) for t, p in partitions]
-        size = len(decoded)
-        if self.chunk_records is not None:
-            count = -(-size // max(1, self.chunk_records))
+        if reads is None or reads.pipe is not self._pipe:
+            reads = self._send_reads(decoded, partitions)
         else:
-            count = max(1, min(DEFAULT_CHUNKS, size // MIN_CHUNK_RECORDS))
-        bounds = [size * i // count for i in range(count + 1)]
-        # Each chunk's cases, and those it reads: the ones no earlier chunk has.
-        chunk_ids = [case_ids(decoded[bounds[i] : bounds[i + 1]]) for i in range(count)]
-        new_ids: list[list[str]] = []
-        seen: set[str] = set()
-        for ids in chunk_ids:
-            new_ids.append([i for i in ids if i not in seen])
-            seen.update(ids)
-        first_ids = new_ids[0]
-
+            self.timings.staged += 1
         # The first read: marker, offsets and the first chunk's cases.
         started = time.perf_counter()
-        built, values = self._read_script(
-            keys=[keys.META, *offset_keys, *[_CASE + i for i in first_ids]]
-        )
+        try:
+            built = reads.pipe.reply(reads.marker)
+        except MovedError as exc:
+            # Redis Cluster: the model's slot moved (nothing is written yet):
+            # read again, from its new primary.
+            learn_redirect(self.client, exc)
+            self._drop_pipe()
+            reads = self._send_reads(decoded, partitions)
+            built = reads.pipe.reply(reads.marker)
+        values = reads.pipe.reply(reads.first)
         self.timings.read_wait += time.perf_counter() - started
         if not built:
             raise SinkNotReady(REBUILD_ADVICE)
-        stored_values = values[: len(offset_keys)]
-        raw_states: dict[str, bytes | None] = dict(
-            zip(first_ids, values[len(offset_keys) :], strict=True)
-        )
-        # Per partition (in the order of ``partitions``): the stored offset, and
-        # the one stored once the chunks so far are (-1: none).
-        floor = [int(v) if v is not None else -1 for v in stored_values]
-        position = {tp: i for i, tp in enumerate(partitions)}
-        offsets = floor
-        expected = orjson.dumps([_text(v) if v is not None else False for v in stored_values])
-
-        pipe = Pipe(self.client) if count > 1 else None
+        pipe, bounds, chunk_ids, later = reads.pipe, reads.bounds, reads.chunk_ids, reads.later
+        count = len(bounds) - 1
         stores = _Stores(pipe, self.timings)
-        sent = _Sent(decoded, partitions, count, stores, pipe)
+        sent = _Sent(decoded, partitions, count, stores)
         try:
-            # The later chunks' reads, sent before any chunk's write: each reads
-            # cases no earlier chunk touches, so no earlier write changes them.
-            reads: deque[tuple[int, list[str], int]] = deque()
-            for index in range(1, count):
-                if new_ids[index]:
-                    assert pipe is not None
-                    read_keys = [keys.META, *[_CASE + i for i in new_ids[index]]]
-                    ticket = pipe.send("EVAL", READ_SCRIPT, len(read_keys), *read_keys)
-                    reads.append((index, new_ids[index], ticket))
+            stored_values = values[: len(offset_keys)]
+            raw_states: dict[str, bytes | None] = dict(
+                zip(reads.first_ids, values[len(offset_keys) :], strict=True)
+            )
+            # Per partition (in the order of ``partitions``): the stored offset,
+            # and the one stored once the chunks so far are (-1: none).
+            floor = [int(v) if v is not None else -1 for v in stored_values]
+            position = {tp: i for i, tp in enumerate(partitions)}
+            offsets = floor
+            expected = orjson.dumps([_text(v) if v is not None else False for v in stored_values])
             known: dict[str, State | None] = {}
             for index in range(count):
                 stores.collect(wait=False)
@@ -439,11 +569,10 @@ class RedisSink:
                 if not fresh:
                     stores.add(chunk, None)
                     continue
-                while reads and reads[0][0] <= index:
-                    assert pipe is not None
-                    _, ids, ticket = reads.popleft()
+                while later and later[0][0] <= index:
+                    _, ids, ticket = later.popleft()
                     started = time.perf_counter()
-                    _, read_values = pipe.reply(ticket)
+                    read_values = pipe.reply(ticket)
                     self.timings.read_wait += time.perf_counter() - started
                     raw_states.update(zip(ids, read_values, strict=True))
                 states: dict[str, State | None] = {}
@@ -458,18 +587,12 @@ class RedisSink:
                 known.update(out.states)
                 _summarize(out, chunk.summary)
                 script_keys, args = self._store_args(out, offset_keys, expected, new_offsets)
-                if pipe is not None:
-                    stores.add(
-                        chunk,
-                        pipe.send("EVAL", APPLY_SCRIPT, len(script_keys), *script_keys, *args),
-                    )
-                else:
-                    started = time.perf_counter()
-                    answer = self._apply_script(keys=script_keys, args=args)
-                    self.timings.store_wait += time.perf_counter() - started
-                    stores.add(chunk, None, answer)
+                stores.add(
+                    chunk, pipe.send("EVAL", APPLY_SCRIPT, len(script_keys), *script_keys, *args)
+                )
                 expected = _offsets_arg(new_offsets)
                 offsets = new_offsets
+            reads.discard()  # the later reads of chunks not computed (stopped)
         except BaseException:
             # Learn which chunks sent so far were stored, then give up.
             with contextlib.suppress(Exception):
@@ -479,8 +602,7 @@ class RedisSink:
         return sent
 
     def _close(self, sent: _Sent, done: BatchSummary) -> None:
-        if sent.pipe is not None:
-            sent.pipe.close()
+        self._release_pipe()
         for chunk in sent.stores.stored:
             _add(done, chunk.summary)
         self.timings.chunks += len(sent.stores.chunks)
@@ -619,6 +741,17 @@ def _from_outbox_entry(raw: bytes | str) -> tuple[RawRecord, str]:
         base64.b64decode(item["key"]) if item["key"] is not None else None,
     )
     return record, item["reason"]
+
+
+def _partitions(records: Sequence[RawRecord]) -> list[tuple[str, int]]:
+    return sorted({(r.topic, r.partition) for r in records})
+
+
+def _discard(staged: _Staged) -> None:
+    """Give up the reads of ``staged`` (stale, or for other records)."""
+    if staged.reads is not None:
+        staged.reads.discard()
+        staged.reads = None
 
 
 def _text(value: bytes | str) -> str:

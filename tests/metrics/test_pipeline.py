@@ -88,3 +88,22 @@ def test_a_large_last_argument_arrives_whole(redis_client: redis.Redis) -> None:
         assert pipe.reply(stored) == b"OK"
         assert pipe.reply(echoed) == value
     assert redis_client.get("co:large") == value
+
+
+def test_a_reply_is_handed_out_once_and_a_discarded_one_is_dropped_in_its_turn(
+    redis_client: redis.Redis,
+) -> None:
+    with Pipe(redis_client) as pipe:
+        unwanted = pipe.send("SET", "co:pipe", "x")
+        wanted = pipe.send("GET", "co:pipe")
+        given_up_late = pipe.send("PING")
+        pipe.discard(unwanted)  # not read yet: dropped when it arrives
+        assert pipe.reply(wanted) == b"x"
+        pipe.discard(given_up_late)
+        assert pipe.pending() == 1
+        assert pipe.reply(pipe.send("ECHO", "last")) == b"last"
+        assert pipe.pending() == 0
+        for ticket in (unwanted, wanted, given_up_late):
+            with pytest.raises(ValueError, match="handed out or discarded"):
+                pipe.reply(ticket)
+        assert pipe._replies == {}  # nothing kept for nobody

@@ -13,7 +13,7 @@ from events.batch import RawRecord
 from metrics import keys
 from metrics.delta import award_stamp
 from metrics.query import MetricsQuery
-from metrics.sink import RedisSink
+from metrics.sink import APPLY_SCRIPT, RedisSink
 from tests.events.factory import SHANGHAI, CaseScript, encode, instant
 
 TOPIC = "complaints.case-events"
@@ -179,7 +179,7 @@ def test_the_apply_script_refuses_when_offsets_moved(
     sink.apply(records(stream()[:2]))
     before = {k: redis_client.dump(k) for k in redis_client.keys("co:*")}
     offset_key = keys.offset("complaintops-metrics", TOPIC, 0)
-    outcome = sink._apply_script(
+    outcome = redis_client.register_script(APPLY_SCRIPT)(
         keys=[keys.META, offset_key, keys.WIP],
         args=[
             b'["0"]',

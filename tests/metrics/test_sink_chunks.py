@@ -15,6 +15,7 @@ script, the connections are killed).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
@@ -405,3 +406,86 @@ def test_a_batch_that_fails_to_submit_leaves_nothing_to_settle() -> None:
     with pytest.raises(SinkUnavailable):
         sink.submit(partition_zero(10))
     assert sink.settle() is None
+
+
+# -- staged while the batch before is stored -------------------------------------------------
+
+
+def test_a_batch_staged_while_the_one_before_is_stored_leaves_what_apply_leaves(
+    client: redis.Redis,
+) -> None:
+    records = partition_zero(200)
+    expected = stored_whole(client, records)
+    first, second = records[:90], records[90:]
+    sink = sink_on(client, 25)
+
+    sink.submit(first)
+    sink.stage(second)  # its reads run behind the first batch's stores
+    assert sink.settle() is not None
+    sink.submit(second)
+    summary = sink.settle()
+
+    assert sink.timings.staged == 1
+    assert summary is not None and summary.offsets == {0: 199}
+    assert summary.applied + summary.duplicates + len(summary.invalid) == 110
+    assert model(client) == expected
+    assert sink._pipe is None  # given back once nothing waits on it
+
+
+def test_a_staged_batch_reads_again_when_the_batch_before_it_raced(client: redis.Redis) -> None:
+    # The first batch's third chunk finds the offsets moved (another consumer
+    # stored its records) and is recomputed while settling: the second batch's
+    # staged reads ran before that, so they are given up and read again, and
+    # the second batch does not race.
+    records = partition_zero(200)
+    expected = stored_whole(client, records)
+    first, second = records[:120], records[120:]
+    rival = sink_on(client, WHOLE)
+    kernel = Interrupting(client, 60, lambda: rival.apply(records[60:100]))
+    sink = sink_on(client, 30, kernel)
+
+    sink.submit(first)
+    sink.stage(second)
+    settled = sink.settle()
+    assert settled is not None and settled.skipped == 40
+    sink.submit(second)
+    assert sink.settle() is not None
+
+    assert sink.timings.races == 1
+    assert sink.timings.staged == 0
+    assert model(client) == expected
+
+
+def test_a_batch_submitted_with_other_records_than_those_staged_drops_the_staged_ones(
+    client: redis.Redis,
+) -> None:
+    records = partition_zero(200)
+    expected = stored_whole(client, records)
+    sink = sink_on(client, 25)
+    sink.submit(records[:100])
+    sink.stage(records[100:150])  # dropped: the loop polled again from elsewhere
+    sink.settle()
+    sink.submit(records[100:])
+    sink.settle()
+
+    assert sink.timings.staged == 0
+    assert model(client) == expected
+    assert sink._pipe is None
+
+
+def test_connections_killed_after_a_batch_is_staged_lose_nothing(client: redis.Redis) -> None:
+    records = partition_zero(200)
+    expected = stored_whole(client, records)
+    node = model_node(client)
+    sink = sink_on(client, 25)
+    sink.submit(records[:100])
+    sink.stage(records[100:])
+    node.client_kill_filter(_type="normal", skipme=True)
+    with contextlib.suppress(SinkUnavailable):
+        sink.settle()
+    sink.submit(records)  # polled again from the stored positions
+    again = sink.settle()
+
+    assert again is not None
+    assert sink.timings.staged == 0
+    assert model(client) == expected
