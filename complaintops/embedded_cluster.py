@@ -37,6 +37,7 @@ from complaintops.embedded import (
     start_service,
     valkey_answers_ping,
     valkey_argv,
+    valkey_env,
 )
 
 CLUSTER_SERVICE = "Redis Cluster node (Valkey)"
@@ -126,6 +127,7 @@ def _start_node(work_dir: Path, timeout: float) -> tuple[EmbeddedService, int]:
                 is_ready=functools.partial(valkey_answers_ping, port),
                 port_flag=_PORT_FLAG,
                 timeout=timeout,
+                env=valkey_env(),
             )
         except PortInUseError:
             if attempt == _PORT_ATTEMPTS - 1:

@@ -25,10 +25,13 @@ from complaintops.embedded import (
     create_topics,
     ensure_port_free,
     find_free_port,
+    jemalloc_library,
+    server_allocator,
     start_broker,
     start_service,
     start_valkey,
     valkey_answers_ping,
+    valkey_env,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -143,6 +146,34 @@ def own_valkey(tmp_path: Path) -> Iterator[EmbeddedService]:
         yield service
     finally:
         service.stop(timeout=2.0)
+
+
+@pytest.mark.skipif(jemalloc_library() is None, reason="the machine has no jemalloc")
+def test_valkey_runs_with_jemalloc_where_the_machine_has_it(
+    own_valkey: EmbeddedService, tmp_path: Path
+) -> None:
+    assert server_allocator(own_valkey.process.pid) == "jemalloc"
+    plain = start_valkey(find_free_port(), tmp_path / "plain", preload_jemalloc=False)
+    try:
+        assert server_allocator(plain.process.pid) == "libc"
+        client = redis.Redis.from_url(plain.address)
+        assert client.ping()
+        client.close()
+    finally:
+        plain.stop(timeout=2.0)
+
+
+def test_the_preloaded_allocator_keeps_what_was_preloaded_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LD_PRELOAD", "libother.so")
+    env = valkey_env()
+    library = jemalloc_library()
+    if library is None:
+        assert env is None
+    else:
+        assert env is not None and env["LD_PRELOAD"] == f"{library} libother.so"
+    assert valkey_env(preload_jemalloc=False) is None
 
 
 def test_valkey_starts_answers_and_stops(own_valkey: EmbeddedService, tmp_path: Path) -> None:
