@@ -66,9 +66,9 @@ class Pipe:
     (keeping the earlier ones) and returns it, or raises the error Redis
     answered with. Each reply is handed out once; ``discard(ticket)``
     gives up one that is not wanted (read in its turn and dropped), so a
-    pipe kept open from batch to batch keeps no reply it will not give. A broken connection (ConnectionError, TimeoutError)
-    loses every reply still unread (the commands may or may not have run)
-    and breaks the pipe: every later call raises that error again, rather
+    pipe kept open from batch to batch keeps no reply it will not give. A
+    broken connection (ConnectionError, TimeoutError) loses every reply
+    still unread (the commands may or may not have run) and breaks the pipe: every later call raises that error again, rather
     than reconnect and take another command's reply for a lost one.
     ``close`` gives the connection back to its pool only when every reply
     was read; otherwise it disconnects it, so that no other caller reads a
