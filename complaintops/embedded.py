@@ -366,8 +366,8 @@ def valkey_env(preload_jemalloc: bool = True) -> dict[str, str] | None:
 
 
 def server_allocator(pid: int) -> str:
-    """ "jemalloc" when the running process ``pid`` has jemalloc loaded, else
-    "libc" (read from /proc; "unknown" where there is none)."""
+    """The allocator of the running process ``pid``: "jemalloc" when it has
+    jemalloc loaded, else "libc" (read from /proc; "unknown" where there is none)."""
     try:
         maps = Path(f"/proc/{pid}/maps").read_text()
     except OSError:

@@ -68,10 +68,11 @@ class Pipe:
     gives up one that is not wanted (read in its turn and dropped), so a
     pipe kept open from batch to batch keeps no reply it will not give. A
     broken connection (ConnectionError, TimeoutError) loses every reply
-    still unread (the commands may or may not have run) and breaks the pipe: every later call raises that error again, rather
-    than reconnect and take another command's reply for a lost one.
-    ``close`` gives the connection back to its pool only when every reply
-    was read; otherwise it disconnects it, so that no other caller reads a
+    still unread (the commands may or may not have run) and breaks the
+    pipe: every later call raises that error again, rather than reconnect
+    and take another command's reply for a lost one. ``close`` gives the
+    connection back to its pool only when every reply was read and it did
+    not break; otherwise it disconnects it, so that no other caller reads a
     reply that is not its own.
     """
 
@@ -129,11 +130,6 @@ class Pipe:
             self._replies.pop(ticket, None)
         elif ticket < self._sent:
             self._unwanted.add(ticket)
-
-    @property
-    def broken(self) -> bool:
-        """True once the connection failed (every later call raises)."""
-        return self._broken is not None
 
     def pending(self) -> int:
         """Commands sent whose replies are not read yet."""

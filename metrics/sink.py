@@ -147,6 +147,7 @@ class _Reads:
     """
 
     pipe: Pipe
+    offset_keys: list[str]  # the stored-offset keys of the attempt's partitions
     bounds: list[int]  # chunk i is decoded[bounds[i] : bounds[i + 1]]
     chunk_ids: list[list[str]]  # each chunk's cases
     first_ids: list[str]
@@ -445,15 +446,11 @@ class RedisSink:
         return self._pipe
 
     def _release_pipe(self) -> None:
-        """Give the connection back to its pool, unless the next batch's reads
-        still wait on it."""
-        pipe = self._pipe
+        """Give the connection back to its pool (see Pipe.close), unless the
+        next batch's reads wait on it."""
         staged = self._staged
-        if pipe is None or (staged is not None and staged.reads is not None):
-            return
-        if pipe.pending() == 0 or pipe.broken:
-            self._pipe = None
-            pipe.close()
+        if staged is None or staged.reads is None:
+            self._drop_pipe()
 
     def _drop_pipe(self) -> None:
         pipe, self._pipe = self._pipe, None
@@ -488,7 +485,7 @@ class RedisSink:
         pipe = self._open_pipe()
         marker = pipe.send("EXISTS", keys.META)
         first = pipe.send("MGET", *offset_keys, *[_CASE + i for i in new_ids[0]])
-        reads = _Reads(pipe, bounds, chunk_ids, new_ids[0], marker, first, deque())
+        reads = _Reads(pipe, offset_keys, bounds, chunk_ids, new_ids[0], marker, first, deque())
         for index in range(1, count):
             if new_ids[index]:
                 ticket = pipe.send("MGET", *[_CASE + i for i in new_ids[index]])
@@ -511,7 +508,6 @@ class RedisSink:
         self.rules.refresh()
         now = self.clock()
         kernel = self.kernel
-        offset_keys = [keys.offset(self.group, t, p) for t, p in partitions]
         if reads is None or reads.pipe is not self._pipe:
             reads = self._send_reads(decoded, partitions)
         else:
@@ -532,6 +528,7 @@ class RedisSink:
         if not built:
             raise SinkNotReady(REBUILD_ADVICE)
         pipe, bounds, chunk_ids, later = reads.pipe, reads.bounds, reads.chunk_ids, reads.later
+        offset_keys = reads.offset_keys
         count = len(bounds) - 1
         stores = _Stores(pipe, self.timings)
         sent = _Sent(decoded, partitions, count, stores)
