@@ -19,6 +19,15 @@ from dashboard.pages.login import render_login_page
 
 log = logging.getLogger(__name__)
 
+# A new sign-in and a sign-out start the tab afresh: the page filters that Dash keeps
+# in the browser's session storage belong to the person who set them.
+CLEAR_BROWSER_STORAGE = '"storage"'
+
+
+def _fresh_start(response: Any) -> Any:
+    response.headers["Clear-Site-Data"] = CLEAR_BROWSER_STORAGE
+    return response
+
 
 def _login_form(status: int, error: str | None = None, username: str = "") -> Response:
     lang = current_language()
@@ -76,14 +85,14 @@ def login_submit() -> Any:
     )
     session.permanent = True
     log.info("user %r signed in from %s", name, address)
-    return redirect(safe_next(request.form.get("next")), code=303)
+    return _fresh_start(redirect(safe_next(request.form.get("next")), code=303))
 
 
 def logout() -> Any:
     if not csrf.token_matches(session, request.form.get(csrf.FORM_FIELD)):
         return _login_form(400, t("auth.form_expired", current_language()))
     sessions.end_session(session)
-    return redirect("/login", code=303)
+    return _fresh_start(redirect("/login", code=303))
 
 
 def install_views(server: Flask) -> None:

@@ -88,6 +88,7 @@ def test_sign_in_and_out(web: Web) -> None:
     answer = sign_in(web, "Leader", next_path="/flow")
     assert answer.status_code == 303
     assert answer.headers["Location"] == "/flow"
+    assert answer.headers["Clear-Site-Data"] == '"storage"'
     session_cookie = web.client.get_cookie("complaintops_session")
     assert session_cookie is not None and session_cookie.http_only
     assert session_cookie.same_site == "Lax"
@@ -98,6 +99,7 @@ def test_sign_in_and_out(web: Web) -> None:
     assert web.client.get("/login?next=/flow").headers["Location"] == "/flow"
     logout = web.client.post("/logout", data={"csrf_token": cookie(web, csrf.COOKIE)})
     assert logout.status_code == 303
+    assert logout.headers["Clear-Site-Data"] == '"storage"'
     assert web.client.get("/").status_code == 302
 
 

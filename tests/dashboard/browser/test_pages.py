@@ -219,6 +219,26 @@ def test_cases_page(browser: WebDriver, desk_server: LiveServer) -> None:
     )
 
 
+def test_a_new_sign_in_forgets_the_last_filters(
+    browser: WebDriver, desk_server: LiveServer
+) -> None:
+    """Dash keeps the filters in the tab's session storage; signing in again clears them."""
+    sign_in_as_leader(browser, desk_server, "/cases")
+    browser.get(f"{desk_server.url}/cases")
+    wait_for(browser, lambda d: row_count(d, "cases-result-table") == 25, 30)
+    browser.find_element(By.ID, "cases-search").send_keys("C2026-7000")
+    wait_for(
+        browser,
+        lambda d: "C2026-7000" in str(d.execute_script("return JSON.stringify(sessionStorage);")),
+    )
+
+    sign_in_as_leader(browser, desk_server, "/cases")
+    browser.get(f"{desk_server.url}/cases")
+    wait_for(browser, lambda d: row_count(d, "cases-result-table") == 25, 30)
+    assert browser.find_element(By.ID, "cases-search").get_attribute("value") == ""
+    assert "C2026-7000" not in str(browser.execute_script("return JSON.stringify(sessionStorage);"))
+
+
 def test_case_detail(browser: WebDriver, desk_server: LiveServer) -> None:
     sign_in_as_leader(browser, desk_server, "/cases")
     browser.get(f"{desk_server.url}/cases")
