@@ -44,14 +44,18 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def cache_fill() -> dict[str, int]:
+def cache_fill(kernel: object) -> dict[str, int]:
+    """The fill of the bounded caches of the running kernel (the compiled one
+    reports its own) and of the pure core's."""
     from events import clock
     from metrics import delta
 
+    own = getattr(kernel, "cache_fill", None)
     return {
         "fixed_deadline": clock._fixed_deadline.cache_info().currsize,
         "award_keys": delta._award_keys.cache_info().currsize,
         "handler_keys": delta._handler_keys.cache_info().currsize,
+        **({f"kernel_{name}": n for name, n in own().items()} if own is not None else {}),
     }
 
 
@@ -109,6 +113,7 @@ def run(
         from consumers.process import tune_for_throughput
 
         loop = build_loop(Runtime.from_settings(load_settings()), part, None)
+        kernel = getattr(loop.sink, "kernel", None)
         tune_for_throughput()
         consumer = threading.Thread(target=loop.run, name=part, daemon=True)
         consumer.start()
@@ -144,7 +149,7 @@ def run(
                     "minute": minute,
                     "rss_mib": round(rss_mib(), 1),
                     "lowest_pymalloc_blocks": lowest_blocks,
-                    **cache_fill(),
+                    **cache_fill(kernel),
                 }
             )
             print(json.dumps(rows[-1]), flush=True)

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from events import contract as c
+from events.json_bytes import dumps_lasting
 from events.timeutil import DAY_SECONDS, format_rfc3339, to_datetime
 
 MINUTE: Final = 60
@@ -738,7 +739,7 @@ class Simulator:
         if step.type != c.OPENED and case.rng.random() < 0.85:
             payload["actor"] = case.handler_id
         payload.update(step.fields)
-        value = orjson.dumps(payload)
+        value = dumps_lasting(payload)  # kept in lists and in _recent
         self._mirror(case, seq, step)
         yield SimEvent(case.case_id, value, float(step.at), VALID, step.type)
         self._recent.append((case.case_id, value, step.type))
@@ -823,7 +824,7 @@ class Simulator:
             kinds.append(PAUSE_PAUSED_CLOCK)
         kind = rng.choice(kinds)
         case_id, payload = self._state_invalid(kind, case, closed, at)
-        return SimEvent(case_id, orjson.dumps(payload), float(at), INVALID, kind)
+        return SimEvent(case_id, dumps_lasting(payload), float(at), INVALID, kind)
 
     def _next_payload(self, case: _Case, etype: str, at: float) -> dict[str, Any]:
         """An event for the case with its next seq (never consumed by an invalid event)."""
@@ -892,7 +893,7 @@ class Simulator:
                 category=case.category,
                 product_line="other",
             )
-        return orjson.dumps(payload)
+        return dumps_lasting(payload)
 
     def _state_invalid(
         self, kind: str, case: _Case, closed: list[_Case], at: int
