@@ -1,4 +1,36 @@
 /* Clientside callbacks of the shell and the wall display (no inline scripts: CSP). */
+
+/* The page filters Dash keeps in the tab's session storage belong to the person
+   who set them. Sign-in and sign-out send Clear-Site-Data, which browsers ignore
+   on plain-HTTP origins (other than localhost) and Firefox on redirects; so each
+   page also compares the session's CSRF cookie, new at every sign-in and sign-out,
+   with the one its filters were kept under (as a hash), and drops them when it
+   changed. This runs before the Dash renderer reads them. */
+(function () {
+  "use strict";
+  var MARK = "complaintops.session";
+  var PREFIX = "_dash_persistence";
+  function fingerprint(text) {
+    var hash = 0x811c9dc5;
+    for (var i = 0; i < text.length; i++) {
+      hash ^= text.charCodeAt(i);
+      hash = Math.imul(hash, 0x01000193) >>> 0;
+    }
+    return hash.toString(16);
+  }
+  try {
+    var found = document.cookie.match(/(?:^|;\s*)_csrf_token=([^;]*)/);
+    var current = fingerprint(found ? found[1] : "");
+    var store = window.sessionStorage;
+    if (store.getItem(MARK) !== current) {
+      Object.keys(store).forEach(function (key) {
+        if (key.indexOf(PREFIX) === 0) { store.removeItem(key); }
+      });
+      store.setItem(MARK, current);
+    }
+  } catch (e) { /* storage disabled: nothing is kept either */ }
+})();
+
 (function () {
   "use strict";
   var dc = (window.dash_clientside = window.dash_clientside || {});

@@ -19,8 +19,10 @@ from dashboard.pages.login import render_login_page
 
 log = logging.getLogger(__name__)
 
-# A new sign-in and a sign-out start the tab afresh: the page filters that Dash keeps
-# in the browser's session storage belong to the person who set them.
+# A new sign-in and a sign-out start the browser afresh on this site (every tab): the
+# page filters that Dash keeps in session storage belong to the person who set them.
+# Browsers ignore the header on plain-HTTP origins other than localhost (and Firefox on
+# redirects); the pages' own check covers those (assets/complaintops.js).
 CLEAR_BROWSER_STORAGE = '"storage"'
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -55,8 +55,13 @@ USERS = {
 }
 """username → (role, team); every user's password is ``PASSWORD``."""
 
+# A name for the live server that Chromium does not count as a secure origin (as a
+# dashboard reached over plain HTTP on a LAN): loopback addresses are secure.
+LAN_HOST = "wall.complaintops.test"
+
 CHROME_ARGUMENTS = (
     "--headless=new",
+    f"--host-resolver-rules=MAP {LAN_HOST} 127.0.0.1",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-dev-shm-usage",
@@ -78,6 +83,10 @@ class LiveServer:
     kiosk_token: str = KIOSK_TOKEN
     api_token: str = API_TOKEN
     passwords: dict[str, str] = field(default_factory=dict)
+
+    def on_lan(self) -> LiveServer:
+        """The same server, reached by a name that is not a secure origin."""
+        return replace(self, url=self.url.replace("127.0.0.1", LAN_HOST, 1))
 
     def api(self, path: str, **params: Any) -> Any:
         """GET /api/v1<path> with the API token; the decoded JSON answer."""
