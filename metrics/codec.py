@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import orjson
 
+from events.json_bytes import dumps_lasting
 from events.state import CaseState, DecisionClock
 
 VERSION = 1
 
 
 def encode_state(state: CaseState) -> bytes:
+    """Held by the thousands in a batch or a rebuild's delta: in its own size."""
     k = state.clock
-    return orjson.dumps(
+    return dumps_lasting(
         [
             VERSION,
             state.last_seq,

@@ -55,6 +55,7 @@ from redis.exceptions import MovedError, RedisClusterException
 
 from consumers.sink import BatchSummary, SinkNotReady, SinkUnavailable
 from events.batch import RawRecord
+from events.json_bytes import dumps_lasting
 from events.scoring import DEFAULT_RULES, RuleSource
 from metrics import keys
 from metrics.kernel import load_kernel
@@ -715,8 +716,9 @@ class RedisSink:
 
 
 def outbox_entry(record: RawRecord, reason: str) -> bytes:
-    """One dead letter as the outbox keeps it (JSON: origin, key, value, reason)."""
-    return orjson.dumps(
+    """One dead letter as the outbox keeps it (JSON: origin, key, value, reason); in
+    its own size, as a rebuild may queue any number of them at once."""
+    return dumps_lasting(
         {
             "topic": record.topic,
             "partition": record.partition,
