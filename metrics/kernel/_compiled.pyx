@@ -148,7 +148,8 @@ assert keys.case("x") == CASE_PREFIX + "x"
 # a live stream; a replay of years would grow them, so they are bounded.
 cdef Py_ssize_t CACHE_LIMIT = 65536
 # The states a kernel keeps to give back instead of decoding their stored
-# form again: about 700 bytes each with their footprint.
+# form again: about 0.9 KiB each with their footprint, strings and stored form
+# (tests/metrics/kernel/test_written_states.py).
 cdef Py_ssize_t WRITTEN_STATES = 20000
 WRITTEN_STATES_LIMIT = WRITTEN_STATES
 
