@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, redirect, request, session
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as BaseResponse
 
 from dashboard.auth import csrf, sessions
 from dashboard.auth.context import auth_context
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 CLEAR_BROWSER_STORAGE = '"storage"'
 
 
-def _fresh_start(response: Any) -> Any:
+def _fresh_start(response: BaseResponse) -> BaseResponse:
     response.headers["Clear-Site-Data"] = CLEAR_BROWSER_STORAGE
     return response
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import tracemalloc
 from collections.abc import Callable
 
 import orjson
 
 from events.json_bytes import dumps_lasting, lasting
+from tests.traced import traced
 
 DOCUMENT = {"case_id": "C2026-000001", "stage": "调查", "seq": 7, "points": [1.5, None, True]}
 # Past orjson's first buffer (4 KiB from 3.12 on), which it grows in powers of two.
@@ -18,16 +18,9 @@ HEADER_AND_SLACK = 48
 
 def traced_size(make: Callable[[], object]) -> int:
     """The traced memory held by what ``make()`` returns."""
-    started = not tracemalloc.is_tracing()
-    if started:
-        tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
+    with traced() as growth:
         kept = make()
-        held = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        if started:
-            tracemalloc.stop()
+        held = growth()
     assert kept
     return held
 

@@ -3,31 +3,25 @@ in an allocation of its own size (a rebuild's delta keeps thousands at once)."""
 
 from __future__ import annotations
 
-import tracemalloc
+from collections.abc import Callable
 
 from events import contract as c
 from events.batch import RawRecord
 from metrics.codec import decode_state, encode_state
 from metrics.sink import outbox_entry
 from tests.events.factory import final_state, make_event
+from tests.traced import traced
 
 HEADER_AND_SLACK = 48
 
 
-def held_by(make: object) -> tuple[int, object]:
+def held_by(make: Callable[[], object]) -> tuple[int, object]:
     """What ``make()`` returns and the traced memory it holds (after a first call, so
     that nothing made once, such as an interned name, is counted)."""
-    make()  # type: ignore[operator]
-    started = not tracemalloc.is_tracing()
-    if started:
-        tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        kept = make()  # type: ignore[operator]
-        return tracemalloc.get_traced_memory()[0] - before, kept
-    finally:
-        if started:
-            tracemalloc.stop()
+    make()
+    with traced() as growth:
+        kept = make()
+        return growth(), kept
 
 
 def test_a_stored_state_round_trips_in_its_own_size() -> None:

@@ -9,7 +9,6 @@ written last are still at hand.
 from __future__ import annotations
 
 import gc
-import tracemalloc
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,6 +19,7 @@ from metrics import keys
 from metrics.kernel import compiled_available, compiled_kernel
 from metrics.kernel.api import BatchKernel
 from tests.events.factory import make_event
+from tests.traced import traced
 
 TZ = ZoneInfo("Asia/Shanghai")
 CASE_PREFIX = keys.template_prefix(keys.CASE)
@@ -87,17 +87,10 @@ def test_a_full_cache_holds_about_a_kibibyte_a_state() -> None:
     kernel = compiled_kernel(TZ)
     cases = [f"C-{i:06d}" for i in range(WRITTEN_STATES_LIMIT)]
     gc.collect()
-    started = not tracemalloc.is_tracing()
-    if started:
-        tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
+    with traced() as growth:
         stored = _open(kernel, cases, 0)
         assert _kept(kernel, cases[0], stored[cases[0]])
         del stored
         gc.collect()
-        held = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        if started:
-            tracemalloc.stop()
+        held = growth()
     assert held / WRITTEN_STATES_LIMIT < KEPT_STATE_BYTES
