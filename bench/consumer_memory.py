@@ -10,8 +10,13 @@ reading (the gen-0 collector makes them saw-tooth), and the fill of the
 core's bounded caches. ``--trim`` returns freed heap to the system
 (``malloc_trim``) every minute, to tell memory the allocator keeps from
 memory still in use. ``--trace MINUTE`` starts tracemalloc at that minute
-(once the caches are full) and, at the end, records the allocation sites
-whose live memory grew most in between, each after a full collection.
+(once the caches are full); ``--baseline MINUTE`` (by default five minutes
+later) takes the first snapshot, and the end the second, each after a full
+collection. Recorded: the allocation sites whose live memory grew most
+between the two snapshots, and the traced memory at each. The snapshots
+are apart from the start of tracing because tracemalloc sees only what was
+allocated after it started: compared with that start, every bounded cache
+whose entries were replaced meanwhile would look like growth.
 """
 
 from __future__ import annotations
@@ -93,9 +98,20 @@ def traced_snapshot() -> tracemalloc.Snapshot:
     return tracemalloc.take_snapshot()
 
 
+TRACE_BASELINE_AFTER = 5.0
+
+
 def run(
-    minutes: float, trim: bool, trace_from: float | None = None, part: str = "metrics"
+    minutes: float,
+    trim: bool,
+    trace_from: float | None = None,
+    part: str = "metrics",
+    baseline: float | None = None,
 ) -> dict[str, Any]:
+    if trace_from is not None and baseline is None:
+        baseline = trace_from + TRACE_BASELINE_AFTER
+    if baseline is not None and (trace_from is None or not trace_from <= baseline < minutes):
+        raise ValueError("the baseline minute must lie between --trace and the end")
     seconds = minutes * 60
     libc = ctypes.CDLL("libc.so.6")
     rows: list[dict[str, Any]] = []
@@ -136,6 +152,7 @@ def run(
         minute = 0
         first_trace: tracemalloc.Snapshot | None = None
         traced: list[dict[str, Any]] = []
+        traced_kib: dict[str, float] = {}
         while minute < minutes:
             time.sleep(SAMPLE_SECONDS)
             lowest_blocks = min(lowest_blocks, sys.getallocatedblocks())
@@ -155,10 +172,14 @@ def run(
             print(json.dumps(rows[-1]), flush=True)
             if trace_from is not None and minute == trace_from:
                 tracemalloc.start(TRACE_FRAMES)
+            if baseline is not None and minute == baseline:
                 first_trace = traced_snapshot()
+                traced_kib["baseline"] = round(tracemalloc.get_traced_memory()[0] / 1024, 1)
             lowest_blocks = sys.getallocatedblocks()
         if first_trace is not None:
-            traced = growth(first_trace, traced_snapshot())
+            last_trace = traced_snapshot()
+            traced_kib["end"] = round(tracemalloc.get_traced_memory()[0] / 1024, 1)
+            traced = growth(first_trace, last_trace)
             tracemalloc.stop()
         loop.stop()
         consumer.join(timeout=30)
@@ -170,6 +191,10 @@ def run(
         "rate": RATE,
         "malloc_trim_every_minute": trim,
         "traced_from_minute": trace_from,
+        "trace_baseline_minute": baseline,
+        # Live traced memory (allocated since tracing began) at the baseline
+        # snapshot and at the end, after a full collection each.
+        "traced_kib": traced_kib,
         "rss_slope_mib_per_min_second_half": slope(after),
         "rss_slope_mib_per_min_from_minute_3": slope(
             [(r["minute"], r["rss_mib"]) for r in rows if r["minute"] >= 3]
@@ -187,9 +212,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--trace", type=float, metavar="MINUTE", help="trace allocations from this minute on"
     )
+    parser.add_argument(
+        "--baseline",
+        type=float,
+        metavar="MINUTE",
+        help=f"first snapshot at this minute (default: --trace + {TRACE_BASELINE_AFTER:g})",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/consumer-memory.json"))
     args = parser.parse_args(argv)
-    result = run(args.minutes, args.trim, args.trace, args.part)
+    if args.baseline is not None and args.trace is None:
+        parser.error("--baseline needs --trace")
+    try:
+        result = run(args.minutes, args.trim, args.trace, args.part, args.baseline)
+    except ValueError as exc:
+        parser.error(str(exc))
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
     return 0
