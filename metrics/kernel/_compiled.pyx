@@ -990,6 +990,12 @@ cdef class CompiledKernel:
             "local_day": len(self.local_day.cache),
         }
 
+    def forget_written(self):
+        """Empty the cache of written states: the next runs decode their states
+        again. For memory benchmarks, which compare snapshots with the cache at
+        the same (empty) fill."""
+        self.written.clear()
+
     # -- the interface -----------------------------------------------------------------
 
     def decode_all(self, records):

@@ -94,3 +94,14 @@ def test_a_full_cache_holds_about_a_kibibyte_a_state() -> None:
         gc.collect()
         held = growth()
     assert held / WRITTEN_STATES_LIMIT < KEPT_STATE_BYTES
+
+
+def test_forgetting_the_written_states_decodes_them_again() -> None:
+    kernel = compiled_kernel(TZ)
+    stored = _open(kernel, ["C-1", "C-2"], 0)
+    assert kernel.cache_fill()["written_states"] == 2
+    kernel.forget_written()
+    assert kernel.cache_fill()["written_states"] == 0
+    assert not _kept(kernel, "C-1", stored["C-1"])
+    decoded = kernel.decode_state("C-1", stored["C-1"])
+    assert decoded.encode() == stored["C-1"]
