@@ -94,14 +94,19 @@ def growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> list[di
     return rows
 
 
-def traced_snapshot(kernel: object) -> tracemalloc.Snapshot:
-    """A snapshot after a full collection, with the kernel's cache of written
-    states emptied first (where it has one): that cache holds 15,000 to
-    20,000 states, refilled within minutes, and its fill at the moment of a
-    snapshot would otherwise decide the comparison."""
+def forget_written(kernel: object) -> None:
+    """Empty the kernel's cache of written states, where it has one: that cache
+    holds 15,000 to 20,000 states, refilled within minutes, and its fill at
+    the moment of a snapshot would otherwise decide the comparison."""
     forget = getattr(kernel, "forget_written", None)
     if forget is not None:
         forget()
+
+
+def traced_snapshot(kernel: object) -> tracemalloc.Snapshot:
+    """A snapshot after a full collection, with the kernel's cache of written
+    states emptied first."""
+    forget_written(kernel)
     gc.collect()
     return tracemalloc.take_snapshot()
 
@@ -116,9 +121,11 @@ def run(
     part: str = "metrics",
     baseline: float | None = None,
 ) -> dict[str, Any]:
+    if baseline is not None and trace_from is None:
+        raise ValueError("--baseline needs --trace")
     if trace_from is not None and baseline is None:
         baseline = trace_from + TRACE_BASELINE_AFTER
-    if baseline is not None and (trace_from is None or not trace_from <= baseline < minutes):
+    if trace_from is not None and baseline is not None and not trace_from <= baseline < minutes:
         raise ValueError("the baseline minute must lie between --trace and the end")
     seconds = minutes * 60
     libc = ctypes.CDLL("libc.so.6")
@@ -180,9 +187,7 @@ def run(
             print(json.dumps(rows[-1]), flush=True)
             if trace_from is not None and minute == trace_from:
                 tracemalloc.start(TRACE_FRAMES)
-                forget = getattr(kernel, "forget_written", None)
-                if forget is not None:
-                    forget()  # from here on, every state it keeps is traced
+                forget_written(kernel)  # from here on, every state it keeps is traced
             if baseline is not None and minute == baseline:
                 first_trace = traced_snapshot(kernel)
                 traced_kib["baseline"] = round(tracemalloc.get_traced_memory()[0] / 1024, 1)
@@ -231,8 +236,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=Path("bench/consumer-memory.json"))
     args = parser.parse_args(argv)
-    if args.baseline is not None and args.trace is None:
-        parser.error("--baseline needs --trace")
     try:
         result = run(args.minutes, args.trim, args.trace, args.part, args.baseline)
     except ValueError as exc:
